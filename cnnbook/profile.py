@@ -1,0 +1,155 @@
+"""Measuring networks: parameters, MACs and FLOPs, latency, and a per-layer summary.
+
+A multiply-accumulate (MAC) is one multiplication plus one addition, so FLOPs = 2 x MACs.
+Many published tables (torchvision's "GFLOPS" column included) actually count MACs.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def _check_model(model: nn.Module) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+
+
+def _example_input(model: nn.Module, input_size: Sequence[int], device: torch.device | None = None) -> torch.Tensor:
+    if isinstance(input_size, int) or not all(isinstance(s, int) and s > 0 for s in input_size):
+        raise ValueError(
+            f"input_size must be the shape of one input without the batch dimension, "
+            f"e.g. (3, 224, 224); got {input_size!r}"
+        )
+    param = next(model.parameters(), None)
+    if device is None:
+        device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return torch.randn(1, *input_size, device=device, dtype=dtype)
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (shared tensors counted once); only those with requires_grad if asked."""
+    _check_model(model)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def flops(model: nn.Module, input_size: Sequence[int]) -> int:
+    """Floating-point operations of one forward pass on one input (counted by torch's FlopCounterMode)."""
+    _check_model(model)
+    x = _example_input(model, input_size)
+    was_training = model.training
+    model.eval()
+    try:
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def macs(model: nn.Module, input_size: Sequence[int]) -> int:
+    """Multiply-accumulates of one forward pass on one input: ``flops(...) // 2``."""
+    return flops(model, input_size) // 2
+
+
+def latency(
+    model: nn.Module,
+    input_size: Sequence[int],
+    device: str | torch.device | None = None,
+    batch_size: int = 1,
+    warmup: int = 3,
+    repeats: int = 10,
+) -> float:
+    """Median wall time of one forward pass in milliseconds, after ``warmup`` untimed passes."""
+    _check_model(model)
+    if batch_size < 1 or warmup < 0 or repeats < 1:
+        raise ValueError(f"need batch_size >= 1, warmup >= 0, repeats >= 1; got {batch_size}, {warmup}, {repeats}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = model.to(device).eval()
+    x = _example_input(model, input_size, device).expand(batch_size, *input_size).contiguous()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            sync()
+            start = time.perf_counter()
+            model(x)
+            sync()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    times.sort()
+    return 1000 * times[len(times) // 2]
+
+
+@dataclass
+class LayerRow:
+    """One row of :func:`summary`: a leaf module, its output shape and its own parameter count."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+class Summary(list):
+    """The rows of :func:`summary`, printed as an aligned table."""
+
+    def __str__(self) -> str:
+        header = ("layer", "type", "output shape", "params")
+        lines = [(r.name, r.kind, "x".join(map(str, r.output_shape)), f"{r.params:,}") for r in self]
+        widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+        fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        total = sum(r.params for r in self)
+        out = [fmt.format(*header), "-" * (sum(widths) + 6)]
+        out += [fmt.format(*line) for line in lines]
+        out.append(f"total parameters in listed layers: {total:,}")
+        return "\n".join(out)
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython display
+        printer.text(str(self))
+
+
+def summary(model: nn.Module, input_size: Sequence[int], depth: int | None = None) -> Summary:
+    """Output shape (without batch) and parameter count of every leaf module, in execution order.
+
+    ``depth`` limits the names to that many dotted levels (modules below are folded into their parent).
+    A module called several times gets one row per call.
+    """
+    _check_model(model)
+    if depth is not None and depth < 1:
+        raise ValueError(f"depth must be >= 1 or None, got {depth}")
+    x = _example_input(model, input_size)
+    names = {m: n for n, m in model.named_modules()}
+    rows = Summary()
+    hooks = []
+
+    def selected(name: str, module: nn.Module) -> bool:
+        level = name.count(".") + 1 if name else 0
+        if depth is None:
+            return name != "" and not any(True for _ in module.children())
+        return level == depth or (0 < level < depth and not any(True for _ in module.children()))
+
+    def hook(module: nn.Module, _inputs, output) -> None:
+        out = output[0] if isinstance(output, (tuple, list)) else output
+        shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
+        rows.append(LayerRow(names[module], type(module).__name__, shape, count_params(module)))
+
+    for name, module in model.named_modules():
+        if selected(name, module):
+            hooks.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return rows

@@ -1,0 +1,1 @@
+"""Interactive explorers (ipywidgets), each with a static figure for the HTML book."""

@@ -1,0 +1,75 @@
+"""Execute each chapter notebook in a fresh kernel and report its wall time and peak memory.
+
+    python scripts/bench_notebooks.py [--write] [notebooks/NN_name.ipynb ...]
+
+With --write the executed notebook is saved in place: that is how chapters are committed executed.
+Budgets (BOOK_GUIDE): 60 s and 4 GB per notebook, 15 minutes for the whole book, on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_S, BUDGET_GB, BOOK_BUDGET_S = 60.0, 4.0, 15 * 60.0
+
+
+def _watch_peak(client: NotebookClient, stop: threading.Event, peak: list[int]) -> None:
+    while not stop.is_set():
+        pid = getattr(getattr(client, "km", None), "provisioner", None)
+        pid = getattr(getattr(pid, "process", None), "pid", None)
+        if pid:
+            try:
+                proc = psutil.Process(pid)
+                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                peak[0] = max(peak[0], rss)
+            except psutil.Error:
+                pass
+        time.sleep(0.2)
+
+
+def run(path: Path, write: bool) -> tuple[float, float]:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    stop, peak = threading.Event(), [0]
+    watcher = threading.Thread(target=_watch_peak, args=(client, stop, peak), daemon=True)
+    watcher.start()
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        stop.set()
+    seconds = time.perf_counter() - start
+    watcher.join()
+    if write:
+        nbformat.write(nb, path)
+    return seconds, peak[0] / 2**30
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--write", action="store_true", help="save the executed notebooks in place")
+    args = parser.parse_args()
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    total, failed = 0.0, False
+    print(f"{'notebook':<40} {'seconds':>8} {'peak GB':>8}  budget")
+    for path in paths:
+        seconds, gb = run(path, args.write)
+        total += seconds
+        ok = seconds <= BUDGET_S and gb <= BUDGET_GB
+        failed |= not ok
+        print(f"{path.name:<40} {seconds:8.1f} {gb:8.2f}  {'ok' if ok else 'OVER'}")
+    print(f"{'whole book':<40} {total:8.1f} {'':>8}  {'ok' if total <= BOOK_BUDGET_S else 'OVER'}")
+    return 1 if failed or total > BOOK_BUDGET_S else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from cnnbook import data
+
+
+def test_digits_split_sizes_and_ranges():
+    splits = data.load_digits(image_size=28)
+    sizes = [len(s) for s in splits]
+    assert sum(sizes) == 1797
+    assert sizes[2] == round(1797 * 0.2) and sizes[1] == round(1797 * 0.15)
+    x, y = splits.train.tensors
+    assert x.shape[1:] == (1, 28, 28) and x.dtype == torch.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert set(y.tolist()) == set(range(10))
+
+
+def test_digits_split_is_seeded_and_disjoint():
+    a, b = data.load_digits(image_size=None), data.load_digits(image_size=None)
+    assert torch.equal(a.test.tensors[0], b.test.tensors[0])
+    assert a.train.tensors[0].shape[1:] == (1, 8, 8)
+    c = data.load_digits(image_size=None, seed=1)
+    assert not torch.equal(a.test.tensors[1], c.test.tensors[1])
+    rows = {tuple(t.flatten().tolist()) for t in a.test.tensors[0]}
+    # Digits has a few exact duplicate images; the splits still share almost none.
+    assert sum(tuple(t.flatten().tolist()) in rows for t in a.train.tensors[0]) < 10
+
+
+def test_digits_same_split_for_every_size():
+    assert torch.equal(data.load_digits(28).test.tensors[1], data.load_digits(32).test.tensors[1])
+
+
+@pytest.mark.parametrize("kwargs", [{"image_size": 4}, {"val_fraction": 0.5, "test_fraction": 0.6}, {"test_fraction": 0}])
+def test_digits_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        data.load_digits(**kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(data.PHOTOS))
+def test_every_photo_loads_offline(name):
+    image = data.load_photo(name, size=64)
+    assert image.shape == (3, 64, 64)
+    assert 0 <= image.min() and image.max() <= 1 and image.std() > 0.01
+
+
+def test_photo_gray_and_rectangular_size():
+    assert data.load_photo("camera", gray=True).shape == (1, 512, 512)
+    assert data.load_photo("china", size=(30, 40)).shape == (3, 30, 40)
+
+
+def test_photo_bad_input():
+    with pytest.raises(ValueError, match="unknown photo"):
+        data.load_photo("mona_lisa")
+    with pytest.raises(ValueError, match="size"):
+        data.load_photo("china", size=(0, 3))
+
+
+def test_shapes_are_seeded_and_consistent():
+    a = data.make_shapes(20, image_size=24, max_objects=3, seed=5)
+    b = data.make_shapes(20, image_size=24, max_objects=3, seed=5)
+    assert torch.equal(a.images, b.images) and torch.equal(a.masks, b.masks)
+    assert a.images.shape == (20, 3, 24, 24) and a.masks.shape == (20, 24, 24)
+    for i in range(20):
+        present = sorted(set(a.masks[i].unique().tolist()) - {0})
+        assert sorted((a.box_labels[i] + 1).tolist()) == present
+        for box, k in zip(a.boxes[i], a.box_labels[i]):
+            x0, y0, x1, y1 = box.int().tolist()
+            ys, xs = torch.nonzero(a.masks[i] == k + 1, as_tuple=True)
+            assert (x0, y0, x1, y1) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    single = data.make_shapes(30, seed=1)
+    for i in range(30):
+        assert set(single.masks[i].unique().tolist()) == {0, int(single.labels[i]) + 1}
+    assert len(single.classification()) == 30 and len(single.segmentation()) == 30
+
+
+def test_shapes_classes_are_all_used_and_learnable_by_colour_free_cue():
+    shapes = data.make_shapes(300, seed=0)
+    counts = data.class_counts(shapes.labels, 3)
+    assert min(counts) > 60
+
+
+@pytest.mark.parametrize("kwargs", [{"n": 0}, {"n": 2, "image_size": 4}, {"n": 2, "max_objects": 0}, {"n": 2, "noise": -1}])
+def test_shapes_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        data.make_shapes(**kwargs)
+
+
+def test_make_loader_shuffle_is_seeded():
+    ds = TensorDataset(torch.arange(50))
+    first = [b[0].tolist() for b in data.make_loader(ds, 10, shuffle=True, seed=1)]
+    again = [b[0].tolist() for b in data.make_loader(ds, 10, shuffle=True, seed=1)]
+    assert first == again and first != [list(range(i, i + 10)) for i in range(0, 50, 10)]
+    with pytest.raises(ValueError, match="batch_size"):
+        data.make_loader(ds, 0)
+
+
+def test_subset_and_class_counts():
+    ds = TensorDataset(torch.arange(10), torch.arange(10) % 2)
+    sub = data.subset(ds, 4, seed=0)
+    assert len(sub) == 4 and len(set(sub.tensors[0].tolist())) == 4
+    assert data.class_counts(torch.tensor([0, 1, 1, 2]), 4) == [1, 2, 1, 0]
+    with pytest.raises(ValueError):
+        data.subset(ds, 11)
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    code = 0x08  # unsigned byte
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, code, array.ndim]))
+        f.write(struct.pack(">" + "i" * array.ndim, *array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("loader,folder", [(data.mnist, "MNIST"), (data.fashion_mnist, "FashionMNIST")])
+def test_mnist_family_reads_real_idx_files(tmp_path, loader, folder):
+    raw = tmp_path / folder / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, size=(n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    train = loader(str(tmp_path), train=True)
+    test = loader(str(tmp_path), train=False)
+    assert train.tensors[0].shape == (6, 1, 28, 28) and len(test) == 4
+    assert train.tensors[1].tolist() == [0, 1, 2, 3, 4, 5]
+    assert 0 <= train.tensors[0].min() and train.tensors[0].max() <= 1
+
+
+def test_mnist_missing_files_say_how_to_download(tmp_path):
+    with pytest.raises(ValueError, match="download=True"):
+        data.mnist(str(tmp_path))
+
+
+def test_cifar10_reads_real_pickle_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {"data": rng.integers(0, 256, size=(3, 3072), dtype=np.uint8), "labels": [1, 2, 3]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    train = data.cifar10(str(tmp_path), train=True)
+    assert train.tensors[0].shape == (15, 3, 32, 32) and train.tensors[1].tolist() == [1, 2, 3] * 5
+    test = data.cifar10(str(tmp_path), train=False)
+    with open(folder / "test_batch", "rb") as f:
+        raw = pickle.load(f)["data"]
+    assert torch.allclose(test.tensors[0][0, 0, 0, :3] * 255, torch.tensor(raw[0, :3], dtype=torch.float32))
+
+
+def test_cifar10_missing_files(tmp_path):
+    with pytest.raises(ValueError, match="download=True"):
+        data.cifar10(str(tmp_path))

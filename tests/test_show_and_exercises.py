@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from cnnbook.exercises import check, check_function
+from cnnbook.profile import count_params
+from cnnbook.show import show_source, source
+
+
+def test_source_is_the_package_code():
+    text = source(count_params)
+    assert text.startswith("def count_params(") and "requires_grad" in text
+    shown = show_source(count_params)
+    assert shown.data.startswith("```python\ndef count_params(") and shown.data.endswith("```")
+
+
+def test_source_of_builtin_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot show the source"):
+        source(len)
+
+
+def test_check_reports_each_outcome(capsys):
+    assert check(None, 3, name="q1") is False
+    assert "not answered" in capsys.readouterr().out
+    assert check(3, 3, name="q1") is True
+    assert "correct" in capsys.readouterr().out
+    assert check(4, 3, name="q1", hint="think") is False
+    assert "Hint: think" in capsys.readouterr().out
+    assert check((1, 2.0000000001), (1, 2.0))
+    assert not check((1, 2), (1, 2, 3))
+    assert check([[1.0, 2.0]], torch.tensor([[1.0, 2.0]]))
+    assert not check([[1.0]], torch.tensor([[1.0, 2.0]]))
+    assert check("relu", "relu") and not check("tanh", "relu")
+    assert check(True, True) and not check(False, True)
+
+
+def test_check_function_runs_reference_cases(capsys):
+    cases = [(1, 2), (3, 4)]
+    assert check_function(lambda a, b: a + b, lambda a, b: a + b, cases, name="add")
+    assert "all 2 cases" in capsys.readouterr().out
+    assert not check_function(lambda a, b: a * b, lambda a, b: a + b, cases)
+    assert "wrong result" in capsys.readouterr().out
+    assert not check_function(lambda a, b: 1 / 0, lambda a, b: a + b, cases)
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert not check_function(None, lambda a, b: a + b, cases)
