@@ -1,5 +1,8 @@
 """Checking a reader's answers to the exercises at the end of each chapter.
 
+Generic checkers live here; each chapter's own checkers (which compute the expected answer with the
+package, out of the reader's sight) live in a module per chapter, e.g. ``cnnbook.exercises.ch01``.
+
 A chapter calls ``check(answer, expected)`` with the expected value computed by the package, so the
 checker can never drift from what the book teaches. ``answer`` left as ``None`` means "not tried yet".
 """

@@ -1,0 +1,87 @@
+"""Checkers for the exercises of chapter 1, "Convolution, intuitively".
+
+Each expected answer is computed here with the package (cnnbook.conv), out of the reader's sight.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from cnnbook.conv import conv2d_naive, conv_output_size, conv_params, conv_transpose_output_size
+from cnnbook.exercises import check, check_function
+
+SHIFT_IMAGE = torch.arange(1.0, 26.0).reshape(1, 1, 5, 5)
+"""The image on which exercise 3's kernel is tried."""
+
+
+def ex1(answer: int | None) -> bool:
+    """Exercise 1: the output side of Conv2d(kernel 5, stride 2, padding 1) on a 64x64 image."""
+    return check(answer, conv_output_size(64, kernel_size=5, stride=2, padding=1), name="Exercise 1",
+                 hint="floor((H + 2P - D(K-1) - 1) / S + 1), with D = 1.")
+
+
+def ex2(answer: int | None) -> bool:
+    """Exercise 2: the parameters of Conv2d(32 -> 64, 5x5, bias=False)."""
+    return check(answer, conv_params(32, 64, 5, bias=False), name="Exercise 2",
+                 hint="one 5x5 slice per input channel, for every output channel; no bias this time.")
+
+
+def shift_right(image: torch.Tensor) -> torch.Tensor:
+    """The image moved one pixel to the right, with zeros entering on the left (N, C, H, W)."""
+    return F.pad(image, (1, 0))[..., :-1]
+
+
+def ex3(kernel: torch.Tensor | None) -> bool:
+    """Exercise 3: the 3x3 kernel that, with padding 1, moves an image one pixel to the right."""
+    name = "Exercise 3"
+    if kernel is None:
+        return check(None, None, name=name)
+    kernel = torch.as_tensor(kernel, dtype=torch.float32)
+    if kernel.shape != (3, 3):
+        print(f"{name}: not quite (expected a 3x3 kernel, got shape {tuple(kernel.shape)}).")
+        return False
+    got = F.conv2d(SHIFT_IMAGE, kernel.view(1, 1, 3, 3), padding=1)
+    if torch.allclose(got, shift_right(SHIFT_IMAGE)):
+        print(f"{name}: correct.")
+        return True
+    mirrored = F.conv2d(SHIFT_IMAGE, kernel.flip(0, 1).view(1, 1, 3, 3), padding=1)
+    hint = (
+        "your kernel moves the image to the left: PyTorch does not flip the kernel (cross-correlation)."
+        if torch.allclose(mirrored, shift_right(SHIFT_IMAGE))
+        else "output (i, j) must read input (i, j - 1); which kernel cell sits over that pixel?"
+    )
+    print(f"{name}: not quite. Hint: {hint}")
+    return False
+
+
+def _correlate2d_reference(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    return conv2d_naive(image[None, None], kernel[None, None])[0, 0]
+
+
+EX4_CASES: list[tuple[torch.Tensor, torch.Tensor]] = [
+    (torch.tensor([[1.0, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 0, 1, 1, 1], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0]]),
+     torch.tensor([[1.0, 1, 1], [1, 0, 0], [1, 0, 0]])),
+    (torch.randn(6, 7, generator=torch.Generator().manual_seed(1)),
+     torch.randn(2, 3, generator=torch.Generator().manual_seed(2))),
+    (torch.randn(4, 4, generator=torch.Generator().manual_seed(3)), torch.tensor([[2.0]])),
+]
+
+
+def ex4(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None) -> bool:
+    """Exercise 4: ``fn(image, kernel)``, a loop-based 2-D cross-correlation with no padding, stride 1."""
+    return check_function(fn, _correlate2d_reference, EX4_CASES, name="Exercise 4")
+
+
+def ex5(kernel_size: int | None, stride: int | None = None, padding: int = 0) -> bool:
+    """Exercise 5: settings of a ConvTranspose2d that turn a 14x14 map into a 28x28 one (any that work)."""
+    name = "Exercise 5"
+    if kernel_size is None or stride is None:
+        return check(None, None, name=name)
+    try:
+        got = conv_transpose_output_size(14, kernel_size, stride, padding)
+    except ValueError as err:
+        print(f"{name}: not quite ({err}).")
+        return False
+    return check(got, 28, name=name, hint="a transposed convolution outputs (H - 1)S - 2P + K cells.")
