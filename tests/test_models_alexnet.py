@@ -6,19 +6,7 @@ from torch import nn
 
 from cnnbook.models import load_torchvision_weights
 from cnnbook.models.alexnet import PAPER_CHANNELS, TORCHVISION_CHANNELS, AlexNet, alexnet, paper_lrn
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batch-1 forwards gain nothing from intra-op threads, and on a busy machine OpenMP's spinning costs 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from cnnbook.profile import count_params
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +19,7 @@ def pair():
 
 def test_same_network_as_torchvision(pair):
     ours, theirs = pair
-    assert n_params(ours) == n_params(theirs) == 61_100_840
+    assert count_params(ours) == count_params(theirs) == 61_100_840
     assert list(ours.state_dict()) == list(theirs.state_dict())
     with torch.no_grad():
         for side in (224, 256, 64):
@@ -80,7 +68,7 @@ def test_paper_form_has_60_965_224_parameters():
         + 4096 * 4096 + 4096
         + 4096 * 1000 + 1000
     )
-    assert n_params(model) == by_hand == 60_965_224
+    assert count_params(model) == by_hand == 60_965_224
     with torch.no_grad():
         assert model.eval()(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
 
@@ -113,7 +101,7 @@ def test_lrn_and_activation_options():
     assert kinds[4:8] == ["Conv2d", "Tanh", "LocalResponseNorm", "MaxPool2d"]
     assert not any(isinstance(m, nn.ReLU) for m in model.modules())
     assert sum(isinstance(m, nn.Tanh) for m in model.modules()) == 7
-    assert n_params(model) == 61_100_840  # LRN has no parameters
+    assert count_params(model) == 61_100_840  # LRN has no parameters
 
 
 def test_small_input_variant_on_28_and_32():

@@ -14,15 +14,12 @@ from cnnbook.models import (
     densenet201,
     load_torchvision_weights,
 )
+from cnnbook.profile import count_params
 
 BUILDERS = {"densenet121": densenet121, "densenet161": densenet161, "densenet169": densenet169,
             "densenet201": densenet201}
 COUNTS = {"densenet121": 7_978_856, "densenet161": 28_681_000, "densenet169": 14_149_480,
           "densenet201": 20_013_928}
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def tiny(**kwargs) -> DenseNet:
@@ -37,7 +34,7 @@ def test_same_names_shapes_and_counts_as_torchvision(name):
     with torch.device("meta"):
         theirs = getattr(torchvision.models, name)(weights=None)
         ours = BUILDERS[name]()
-    assert n_params(ours) == n_params(theirs) == COUNTS[name]
+    assert count_params(ours) == count_params(theirs) == COUNTS[name]
     assert list(ours.state_dict()) == list(theirs.state_dict())  # identical names, no renames needed
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
     load_torchvision_weights(ours, theirs)
@@ -93,7 +90,7 @@ def test_dense_layer_channels_and_hand_count():
     assert all(layer.conv1.out_channels == bn_size * k and layer.conv2.out_channels == k for layer in layers)
     assert block.out_channels == k0 + 6 * k == 256
     c = k0 + 2 * k  # the third layer
-    assert n_params(layers[2]) == 2 * c + c * bn_size * k + 2 * bn_size * k + 9 * bn_size * k * k
+    assert count_params(layers[2]) == 2 * c + c * bn_size * k + 2 * bn_size * k + 9 * bn_size * k * k
     x = torch.randn(2, k0, 7, 7)
     out = block.eval()(x)
     assert out.shape == (2, 256, 7, 7)

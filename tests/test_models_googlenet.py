@@ -14,19 +14,7 @@ from cnnbook.models.googlenet import (
     NaiveInception,
     googlenet,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batch-1 forwards gain nothing from intra-op threads, and on a busy machine OpenMP's spinning costs 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from cnnbook.profile import count_params
 
 
 def torchvision_googlenet(aux_logits: bool, **kwargs) -> nn.Module:
@@ -45,7 +33,7 @@ def torchvision_googlenet(aux_logits: bool, **kwargs) -> nn.Module:
 def test_same_network_as_torchvision(aux_logits):
     theirs = torchvision_googlenet(aux_logits).eval()
     ours = load_torchvision_weights(googlenet(aux_logits=aux_logits, init_weights=False), theirs).eval()
-    assert n_params(ours) == n_params(theirs) == (13_004_888 if aux_logits else 6_624_904)
+    assert count_params(ours) == count_params(theirs) == (13_004_888 if aux_logits else 6_624_904)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     with torch.no_grad():
         for side in (224, 96):
@@ -100,12 +88,12 @@ def test_inception_3a_maps_192_channels_to_256():
         + conv_bn(192, 16, 1) + conv_bn(16, 32, 3)
         + conv_bn(192, 32, 1)
     )
-    assert n_params(module) == by_hand == 155_872
+    assert count_params(module) == by_hand == 155_872
     reference = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False).inception3a
-    assert n_params(reference) == by_hand
+    assert count_params(reference) == by_hand
     paper = Inception(192, 64, 96, 128, 16, 32, 32, branch3_kernel=5)
     assert paper.branch3[1].conv.weight.shape == (32, 16, 5, 5)
-    assert n_params(paper) == by_hand + 16 * 32 * (25 - 9)
+    assert count_params(paper) == by_hand + 16 * 32 * (25 - 9)
 
 
 def test_naive_inception_blows_up_channels_and_cost():
@@ -113,16 +101,16 @@ def test_naive_inception_blows_up_channels_and_cost():
     assert naive.out_channels == 64 + 128 + 32 + 192 == 416
     assert naive(torch.randn(1, 192, 8, 8)).shape == (1, 416, 8, 8)
     weights = 192 * (64 * 1 + 128 * 9 + 32 * 25)  # the k x k branch defaults to the paper's 5x5
-    assert n_params(naive) == weights + 2 * (64 + 128 + 32)
+    assert count_params(naive) == weights + 2 * (64 + 128 + 32)
     reduced = Inception(192, 64, 96, 128, 16, 32, 32, branch3_kernel=5)
-    assert n_params(reduced) < 0.5 * n_params(naive)
+    assert count_params(reduced) < 0.5 * count_params(naive)
     with torch.device("meta"):
-        assert n_params(googlenet(naive=True, init_weights=False)) == 77_049_496  # vs 13,004,888 with reductions
+        assert count_params(googlenet(naive=True, init_weights=False)) == 77_049_496  # vs 13,004,888 with reductions
 
 
 def test_inception_aux_head():
     aux = InceptionAux(512, 1000)
-    assert n_params(aux) == 512 * 128 + 2 * 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000
+    assert count_params(aux) == 512 * 128 + 2 * 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000
     assert aux.eval()(torch.randn(2, 512, 14, 14)).shape == (2, 1000)
 
 

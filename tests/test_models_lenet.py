@@ -13,19 +13,7 @@ from cnnbook.models.lenet import (
     Subsampling,
     lenet5,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batch-1 forwards gain nothing from intra-op threads, and on a busy machine OpenMP's spinning costs 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from cnnbook.profile import count_params
 
 
 # Table I of LeCun et al. (1998), copied as printed: row = S2 map, column = C3 map, X = connected.
@@ -49,18 +37,18 @@ def test_c3_table_is_table_one_of_the_paper():
 def test_modern_parameter_count_is_61706():
     # C1 6*(25+1), C3 16*(6*25+1), C5 120*(400+1), F6 84*(120+1), output 10*(84+1)
     assert 156 + 2416 + 48120 + 10164 + 850 == 61706
-    assert n_params(lenet5()) == 61706
-    assert n_params(LeNet5(variant="modern")) == 61706
+    assert count_params(lenet5()) == 61706
+    assert count_params(LeNet5(variant="modern")) == 61706
 
 
 def test_historical_parameter_count_layer_by_layer():
     model = lenet5(variant="historical")
-    by_layer = {name: n_params(child) for name, child in model.named_children()}
+    by_layer = {name: count_params(child) for name, child in model.named_children()}
     assert by_layer == {"c1": 156, "s2": 12, "c3": 1516, "s4": 32, "c5": 48120, "f6": 10164, "output": 0, "act": 0}
-    assert n_params(model) == 60000
+    assert count_params(model) == 60000
     assert model.output.centres.shape == (10, 84)  # 840 fixed RBF centres, a buffer
     assert "output.centres" in model.state_dict()
-    assert n_params(lenet5(variant="historical", output="linear")) == 60850
+    assert count_params(lenet5(variant="historical", output="linear")) == 60850
 
 
 def test_shapes_through_the_network():
@@ -82,7 +70,7 @@ def test_variant_defaults_and_overrides():
     assert isinstance(old.c3, PartialConv2d) and isinstance(old.output, RBFOutput)
     tanh = lenet5(activation="tanh", pooling="avg")
     assert isinstance(tanh.act, nn.Tanh) and isinstance(tanh.s4, nn.AvgPool2d)
-    assert n_params(tanh) == 61706
+    assert count_params(tanh) == 61706
     assert isinstance(lenet5(variant="historical", c3="full").c3, nn.Conv2d)
 
 
@@ -108,7 +96,7 @@ def test_modern_equals_a_hand_built_sequential():
 def test_partial_conv_connects_exactly_the_table():
     torch.manual_seed(0)
     conv = PartialConv2d(C3_TABLE, 5)
-    assert n_params(conv) == 1516
+    assert count_params(conv) == 1516
     x = torch.randn(1, 6, 14, 14, requires_grad=True)
     out = conv(x)
     assert out.shape == (1, 16, 10, 10)
@@ -180,7 +168,7 @@ def test_rbf_output_is_negative_squared_distance():
     torch.manual_seed(0)
     rbf = RBFOutput(84, 10)
     assert set(rbf.centres.unique().tolist()) == {-1.0, 1.0}
-    assert n_params(rbf) == 0
+    assert count_params(rbf) == 0
     x = torch.randn(5, 84)
     assert torch.allclose(rbf(x), -torch.cdist(x, rbf.centres) ** 2, atol=1e-3)
     assert rbf(rbf.centres[3:4]).argmax().item() == 3

@@ -21,6 +21,7 @@ from cnnbook.models import (
     resnet152,
     resnext50_32x4d,
 )
+from cnnbook.profile import count_params
 
 BUILDERS = {
     "resnet18": resnet18,
@@ -30,10 +31,6 @@ BUILDERS = {
     "resnet152": resnet152,
     "resnext50_32x4d": resnext50_32x4d,
 }
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def randomize_norms(model: nn.Module) -> None:
@@ -72,7 +69,7 @@ def test_same_names_shapes_and_counts_as_torchvision(name):
     with torch.device("meta"):  # no memory, no initialisation: names and shapes only
         theirs = getattr(torchvision.models, name)(weights=None)
         ours = BUILDERS[name]()
-    assert n_params(ours) == n_params(theirs) == COUNTS[name]
+    assert count_params(ours) == count_params(theirs) == COUNTS[name]
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
     assert list(ours.state_dict()) == list(theirs.state_dict())  # identical names, no renames needed
     load_torchvision_weights(ours, theirs)
@@ -174,14 +171,14 @@ def test_cifar_resnet_layout_and_hand_count():
     assert [getattr(model, f"layer{i}")[0].conv1.out_channels for i in (1, 2, 3)] == [16, 32, 64]
     convs = 9 * 3 * 16 + 6 * 9 * 16 * 16 + (9 * 16 * 32 + 5 * 9 * 32 * 32) + (9 * 32 * 64 + 5 * 9 * 64 * 64)
     bns = 2 * 16 * 7 + 2 * 32 * 6 + 2 * 64 * 6
-    assert n_params(model) == convs + bns + 64 * 10 + 10 == 269_722  # the paper's "0.27M"
-    assert n_params(cifar_resnet(56)) == 853_018 and n_params(cifar_resnet(110)) == 1_727_962
+    assert count_params(model) == convs + bns + 64 * 10 + 10 == 269_722  # the paper's "0.27M"
+    assert count_params(cifar_resnet(56)) == 853_018 and count_params(cifar_resnet(110)) == 1_727_962
 
 
 def test_plain_network_has_no_shortcut():
     torch.manual_seed(0)
     residual, plain = cifar_resnet(20), cifar_resnet(20, plain=True)
-    assert n_params(plain) == n_params(residual)
+    assert count_params(plain) == count_params(residual)
     assert list(plain.state_dict()) == list(residual.state_dict())
     assert all(isinstance(b, PlainBlock) and b.downsample is None for b in plain.modules() if isinstance(b, BasicBlock))
     assert sum(isinstance(m, ZeroPadShortcut) for m in residual.modules()) == 2
@@ -190,7 +187,7 @@ def test_plain_network_has_no_shortcut():
     with torch.no_grad():
         assert not torch.allclose(plain.eval()(x), residual.eval()(x), atol=1e-3)
     projection = cifar_resnet(20, shortcut="projection")
-    assert n_params(projection) - n_params(residual) == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+    assert count_params(projection) - count_params(residual) == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
 
 
 def test_plain_and_basic_block_outputs_by_hand():
@@ -207,7 +204,7 @@ def test_plain_and_basic_block_outputs_by_hand():
 
 
 def test_resnet18_plain_count_is_without_projections():
-    diff = n_params(resnet18()) - n_params(resnet18(block="plain"))
+    diff = count_params(resnet18()) - count_params(resnet18(block="plain"))
     assert diff == (64 * 128 + 2 * 128) + (128 * 256 + 2 * 256) + (256 * 512 + 2 * 512)
 
 
@@ -218,7 +215,7 @@ def test_squeeze_excitation_matches_torchvision_ops():
     theirs.load_state_dict(ours.state_dict())
     x = torch.randn(2, 64, 5, 5)
     assert torch.allclose(ours(x), theirs(x))
-    assert n_params(ours) == 2 * 64 * 4 + 4 + 64
+    assert count_params(ours) == 2 * 64 * 4 + 4 + 64
 
 
 def test_se_adds_the_expected_parameters():
@@ -227,10 +224,10 @@ def test_se_adds_the_expected_parameters():
 
     with torch.device("meta"):
         plain18, se18, plain50, se50 = resnet18(), resnet18(se_reduction=16), resnet50(), resnet50(se_reduction=16)
-    assert n_params(se18) - n_params(plain18) == 2 * sum(se(c) for c in (64, 128, 256, 512))
+    assert count_params(se18) - count_params(plain18) == 2 * sum(se(c) for c in (64, 128, 256, 512))
     blocks50 = [(3, 256), (4, 512), (6, 1024), (3, 2048)]
-    assert n_params(se50) - n_params(plain50) == sum(n * se(c) for n, c in blocks50)
-    assert n_params(se50) == 28_088_024  # about 2.5 M more than ResNet-50, as Hu et al. say
+    assert count_params(se50) - count_params(plain50) == sum(n * se(c) for n, c in blocks50)
+    assert count_params(se50) == 28_088_024  # about 2.5 M more than ResNet-50, as Hu et al. say
 
 
 def test_se_gate_acts_before_the_addition():

@@ -3,10 +3,7 @@ import torch
 from torch import nn
 
 from cnnbook.models import SimpleCNN, simple_cnn
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from cnnbook.profile import count_params
 
 
 def test_output_shape_and_builder_defaults():
@@ -21,9 +18,9 @@ def test_parameter_count_derived_by_hand():
     # + fc1 (32*7*7)*64 + 64 + fc2 64*10 + 10
     expected = 144 + 32 + 4608 + 64 + 1568 * 64 + 64 + 64 * 10 + 10
     assert expected == 105_914
-    assert n_params(simple_cnn()) == expected
+    assert count_params(simple_cnn()) == expected
     # Without BatchNorm the convolutions keep their biases.
-    assert n_params(simple_cnn(batch_norm=False)) == (144 + 16) + (4608 + 32) + 1568 * 64 + 64 + 650
+    assert count_params(simple_cnn(batch_norm=False)) == (144 + 16) + (4608 + 32) + 1568 * 64 + 64 + 650
     # fc1 follows the image size: 30 -> 15 -> 7 (floor), 12 -> 6 -> 3.
     assert simple_cnn(image_size=30).fc1.in_features == 32 * 7 * 7
     assert simple_cnn(image_size=12, channels=(4, 8), hidden=5).fc1.in_features == 8 * 3 * 3

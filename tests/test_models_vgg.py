@@ -8,21 +8,9 @@ from torchvision.models import vgg as tv_vgg
 from cnnbook.models import load_torchvision_weights
 from cnnbook.models import vgg as ours_vgg
 from cnnbook.models.vgg import VGG, cfgs, make_layers, vgg, vgg11_bn, vgg16
+from cnnbook.profile import count_params
 
 BUILDERS = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batch-1 forwards gain nothing from intra-op threads, and on a busy machine OpenMP's spinning costs 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_configurations_match_table_1_of_the_paper():
@@ -54,13 +42,13 @@ def test_structure_and_counts_equal_torchvision(name):
     a, b = ours.state_dict(), theirs.state_dict()
     assert list(a) == list(b)
     assert all(a[k].shape == b[k].shape for k in a)
-    assert n_params(ours) == n_params(theirs)
+    assert count_params(ours) == count_params(theirs)
 
 
 def test_parameter_counts():
     with torch.device("meta"):
-        counts = {name: n_params(vgg(name)) for name in cfgs}
-        assert n_params(ours_vgg.vgg16_bn()) == 138_365_992
+        counts = {name: count_params(vgg(name)) for name in cfgs}
+        assert count_params(ours_vgg.vgg16_bn()) == 138_365_992
     assert counts["D"] == 138_357_544
     # Table 2 of the paper, in millions: 133, 133, 134, 138, 144
     millions = {k: round(v / 1e6) for k, v in counts.items()}

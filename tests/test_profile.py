@@ -1,5 +1,4 @@
 import pytest
-import torch
 import torchvision
 from torch import nn
 
