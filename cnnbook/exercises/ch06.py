@@ -1,0 +1,76 @@
+"""Checkers for the exercises of chapter 6, "GoogLeNet / Inception".
+
+Each checker computes the expected answer with ``cnnbook.models.googlenet`` and ``cnnbook.profile``,
+out of the reader's sight.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cnnbook.exercises import check, check_function
+from cnnbook.models.googlenet import INCEPTION_CFG, Inception, InceptionAux, NaiveInception
+from cnnbook.profile import count_params, macs
+
+# Exercise 1: inception 4a receives the 480 channels of inception 3b (after the pool).
+EX1_IN_CHANNELS = 480
+# Exercise 2: inception 3b (torchvision's 3x3 form) on the 256 channels of inception 3a.
+EX2_IN_CHANNELS = 256
+# Exercise 4: the paper's 3a module (5x5 branch), naive vs with reductions, on a 28x28 map.
+EX4_INPUT = (192, 28, 28)
+# Exercise 5: the second auxiliary classifier sits on inception 4d's 528 channels, 1000 classes.
+EX5_IN_CHANNELS, EX5_CLASSES = 528, 1000
+
+
+def ex1(answer: Any) -> bool:
+    """Output channels of inception 4a."""
+    expected = Inception(EX1_IN_CHANNELS, *INCEPTION_CFG["4a"]).out_channels
+    return check(answer, expected, name="Exercise 1",
+                 hint="add the channels of the four branches: #1x1 + #3x3 + #5x5 + pool proj.")
+
+
+def ex2(answer: Any) -> bool:
+    """Parameters of inception 3b in torchvision's form (bias-free convolutions, BatchNorm scale and shift)."""
+    expected = count_params(Inception(EX2_IN_CHANNELS, *INCEPTION_CFG["3b"]))
+    return check(answer, expected, name="Exercise 2",
+                 hint="each conv has in * out * k * k weights and no bias; each BatchNorm adds 2 per channel; "
+                      "the '5x5' branch is 3x3 here.")
+
+
+def _naive_channels(in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int, n: int) -> int:
+    channels = in_channels
+    for _ in range(n):
+        channels = NaiveInception(channels, ch1x1, ch3x3, ch5x5).out_channels
+    return channels
+
+
+EX3_CASES = [
+    (192, 64, 128, 32, 1),
+    (192, 64, 128, 32, 3),
+    (192, 64, 128, 32, 9),
+    (3, 1, 1, 1, 5),
+    (16, 8, 4, 2, 0),
+    (100, 10, 20, 30, 4),
+]
+
+
+def ex3(fn: Callable | None) -> bool:
+    """The reader's ``naive_channels(in_channels, ch1x1, ch3x3, ch5x5, n)`` after ``n`` stacked naive modules."""
+    return check_function(fn, _naive_channels, EX3_CASES, name="Exercise 3")
+
+
+def ex4(answer: Any) -> bool:
+    """How many times more MACs the naive 3a module (5x5) costs than the one with 1x1 reductions."""
+    c1, c3r, c3, c5r, c5, pp = INCEPTION_CFG["3a"]
+    naive = macs(NaiveInception(EX4_INPUT[0], c1, c3, c5, branch3_kernel=5), EX4_INPUT)
+    reduced = macs(Inception(EX4_INPUT[0], c1, c3r, c3, c5r, c5, pp, branch3_kernel=5), EX4_INPUT)
+    return check(answer, naive / reduced, name="Exercise 4", rel_tol=5e-3,
+                 hint="MACs of a conv = H * W * out * in * k * k; the max-pool costs no MACs.")
+
+
+def ex5(answer: Any) -> bool:
+    """Parameters of one auxiliary classifier on 528 channels for 1000 classes."""
+    expected = count_params(InceptionAux(EX5_IN_CHANNELS, EX5_CLASSES))
+    return check(answer, expected, name="Exercise 5",
+                 hint="1x1 conv to 128 (no bias) + BatchNorm, then fc 128*4*4 -> 1024 and fc 1024 -> classes, "
+                      "both with biases.")

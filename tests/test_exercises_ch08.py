@@ -1,0 +1,70 @@
+"""Chapter 8's exercise checkers: right answers (derived by hand) pass, wrong ones and None fail."""
+import math
+
+from cnnbook.exercises import ch08
+
+
+def test_ex1_input_channels_of_a_deep_layer():
+    # block 3 starts with 256 channels (transition 2 halves 512); 11 earlier layers add 32 each
+    assert ch08.ex1(256 + 11 * 32)
+    assert not ch08.ex1(256 + 12 * 32)  # off by one: counts the layer's own output
+    assert not ch08.ex1(None)
+
+
+def test_ex2_parameters_of_that_layer():
+    c, k = 608, 32
+    by_hand = 2 * c + c * 4 * k + 2 * 4 * k + 9 * 4 * k * k
+    assert by_hand == 116_160
+    assert ch08.ex2(by_hand)
+    assert not ch08.ex2(c * 4 * k + 9 * 4 * k * k)  # forgets the BatchNorms
+    assert not ch08.ex2(None)
+
+
+def test_ex3_densenet169_classifier_width():
+    # 64 + 6*32 = 256 -> 128 + 12*32 = 512 -> 256 + 32*32 = 1280 -> 640 + 32*32 = 1664
+    assert ch08.ex3(1664)
+    assert not ch08.ex3(1024)  # DenseNet-121's
+    assert not ch08.ex3(None)
+
+
+def test_ex4_classifier_channels_function():
+    def right(k0, k, blocks, theta):
+        c = k0
+        for i, n in enumerate(blocks):
+            c += n * k
+            if i < len(blocks) - 1:
+                c = int(c * theta)
+        return c
+
+    def compresses_last_block_too(k0, k, blocks, theta):
+        c = k0
+        for n in blocks:
+            c = int((c + n * k) * theta)
+        return c
+
+    def rounds_up(k0, k, blocks, theta):
+        c = k0
+        for i, n in enumerate(blocks):
+            c += n * k
+            if i < len(blocks) - 1:
+                c = math.ceil(c * theta)
+        return c
+
+    assert right(64, 32, (6, 12, 24, 16), 0.5) == 1024
+    assert right(16, 5, (3, 4, 5), 0.5) == 42  # 31 -> 15, 35 -> 17, 42
+    assert ch08.ex4(right)
+    assert not ch08.ex4(compresses_last_block_too)
+    assert not ch08.ex4(rounds_up)
+    assert not ch08.ex4(None)
+
+
+def test_ex5_memory_ratio_of_the_first_block():
+    k0, k, L = 64, 32, 6
+    naive = sum(2 * (k0 + (l - 1) * k) + 8 * k for l in range(1, L + 1))
+    efficient = k0 + (L - 1) * k + 8 * k * L
+    assert (naive, efficient) == (3264, 1760)
+    assert ch08.ex5(naive / efficient)
+    assert ch08.ex5(1.855)
+    assert not ch08.ex5(2.0)
+    assert not ch08.ex5(efficient / naive)
+    assert not ch08.ex5(None)
