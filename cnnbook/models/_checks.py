@@ -6,29 +6,22 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-
-def _first(value: int | tuple[int, ...]) -> int:
-    return value if isinstance(value, int) else int(value[0])
+from cnnbook.conv import conv_output_size, pool_output_size
 
 
 def layer_output_size(size: int, layer: nn.Module) -> int:
-    """Spatial size after one Conv2d / MaxPool2d / AvgPool2d, with PyTorch's own rounding; others keep it."""
-    if isinstance(layer, nn.Conv2d):
-        k, s = _first(layer.kernel_size), _first(layer.stride)
-        p, d = _first(layer.padding), _first(layer.dilation)  # type: ignore[arg-type]
-        ceil_mode = False
-    elif isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
-        k, p = _first(layer.kernel_size), _first(layer.padding)
-        s = _first(layer.stride) if layer.stride is not None else k
-        d = _first(getattr(layer, "dilation", 1))
-        ceil_mode = layer.ceil_mode
-    else:
-        return size
-    span = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
-    out = span // s + 1  # floor division rounds towards -inf, as ATen's div_rtn
-    if ceil_mode and out > 0 and (out - 1) * s >= size + p:
-        out -= 1  # the last window may not start inside the right padding
-    return out
+    """Spatial size after one Conv2d / MaxPool2d / AvgPool2d (0 if the input is too small); others keep it."""
+    try:
+        if isinstance(layer, nn.Conv2d):
+            return conv_output_size(size, layer.kernel_size[0], layer.stride[0], layer.padding[0], layer.dilation[0])
+        if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
+            first = lambda v: v if isinstance(v, int) else v[0]  # noqa: E731
+            stride = first(layer.stride) if layer.stride is not None else None
+            return pool_output_size(size, first(layer.kernel_size), stride, first(layer.padding),
+                                    first(getattr(layer, "dilation", 1)), layer.ceil_mode)
+    except ValueError:  # kernel larger than the padded input: no output pixel
+        return 0
+    return size
 
 
 def min_input_size(layers: Iterable[nn.Module], limit: int = 4096) -> int:

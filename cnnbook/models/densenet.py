@@ -14,6 +14,10 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
+from cnnbook.models._checks import check_images
+
+torch.fx.wrap("check_images")
+
 
 def _positive_int(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -212,17 +216,7 @@ class DenseNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(
-                f"{type(self).__name__}: expected a 4-D batch (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
-            )
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"{type(self).__name__}: expected {self.in_channels} input channels, got {x.shape[1]}")
-        if x.shape[2] < self.min_input_size or x.shape[3] < self.min_input_size:
-            raise ValueError(
-                f"{type(self).__name__}: input {x.shape[2]}x{x.shape[3]} too small, needs at least "
-                f"{self.min_input_size}x{self.min_input_size}"
-            )
+        check_images(x, self.in_channels, self.min_input_size, type(self).__name__)
         out = F.relu(self.features(x), inplace=True)
         out = torch.flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1)
         return self.classifier(out)

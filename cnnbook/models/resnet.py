@@ -13,6 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cnnbook.models._checks import check_images
+
+torch.fx.wrap("check_images")
+
 NormLayer = Callable[[int], nn.Module]
 
 
@@ -446,12 +450,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(
-                f"{type(self).__name__}: expected a 4-D batch (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
-            )
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"{type(self).__name__}: expected {self.in_channels} input channels, got {x.shape[1]}")
+        check_images(x, self.in_channels, 1, type(self).__name__)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for name in self._stage_names:
             x = getattr(self, name)(x)
