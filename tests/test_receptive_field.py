@@ -491,3 +491,24 @@ def test_erf_rejects_bad_requests():
         with pytest.raises(ValueError, match="fraction"):
             erf_radius(torch.ones(3, 3), fraction=fraction)
     assert erf_std(torch.ones(1, 1)) == 0.0 and erf_radius(torch.ones(3, 3), 1.0) == 1.0
+
+
+def test_cnnbook_reference_models_have_torchvisions_receptive_fields(meta_models):
+    """The book's own multi-path models (ResNet, ResNeXt, GoogLeNet, DenseNet) give the same figures."""
+    from cnnbook import models
+
+    with torch.device("meta"):
+        ours = {
+            "resnet18": models.resnet18(),
+            "resnet50": models.resnet50(),
+            "googlenet": models.googlenet(aux_logits=False, init_weights=False),
+            "densenet121": models.densenet121(),
+        }
+        resnext = models.resnext50_32x4d()
+    for name, model in ours.items():
+        assert receptive_field_of(model, (3, 224, 224)) == receptive_field_of(meta_models[name], (3, 224, 224)), name
+    # Grouped 3x3 convolutions change the channels, not the field: same as ResNet-50.
+    assert receptive_field_of(resnext, (3, 224, 224)) == (427, 32, 213)
+    small = models.cifar_resnet(depth=20, in_channels=1)
+    assert receptive_field_of(small, (1, 32, 32)) == receptive_field([(3, 1, 1)] * 7 + [(3, 2, 1)] + [(3, 1, 1)] * 5
+                                                                     + [(3, 2, 1)] + [(3, 1, 1)] * 5)
