@@ -32,6 +32,17 @@ def _example_input(model: nn.Module, input_size: Sequence[int], device: torch.de
     return torch.randn(1, *input_size, device=device, dtype=dtype)
 
 
+def _forward(model: nn.Module, x: torch.Tensor) -> None:
+    """Run the model once, turning a shape error deep inside torch into a ValueError about input_size."""
+    try:
+        model(x)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(
+            f"{type(model).__name__} cannot run on an input of shape {tuple(x.shape[1:])} "
+            f"(input_size, without the batch dimension): {err}"
+        ) from err
+
+
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (shared tensors counted once); only those with requires_grad if asked."""
     _check_model(model)
@@ -47,7 +58,7 @@ def flops(model: nn.Module, input_size: Sequence[int]) -> int:
     try:
         counter = FlopCounterMode(display=False)
         with counter, torch.no_grad():
-            model(x)
+            _forward(model, x)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
@@ -79,7 +90,7 @@ def latency(
         for i in range(warmup + repeats):
             sync()
             start = time.perf_counter()
-            model(x)
+            _forward(model, x)
             sync()
             if i >= warmup:
                 times.append(time.perf_counter() - start)
@@ -147,7 +158,7 @@ def summary(model: nn.Module, input_size: Sequence[int], depth: int | None = Non
     model.eval()
     try:
         with torch.no_grad():
-            model(x)
+            _forward(model, x)
     finally:
         model.train(was_training)
         for h in hooks:

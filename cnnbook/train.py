@@ -156,7 +156,12 @@ def fit(
             x, y = x.to(device), y.to(device)
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, enabled=use_amp):
-                output = model(x)
+                try:
+                    output = model(x)
+                except RuntimeError as err:  # e.g. a shape mismatch deep inside torch
+                    raise ValueError(
+                        f"{type(model).__name__} cannot run on a batch of shape {tuple(x.shape)}: {err}"
+                    ) from err
                 if isinstance(output, (tuple, list)):  # GoogLeNet-style auxiliary heads: weighted 0.3 each
                     loss = loss_fn(output[0], y) + 0.3 * sum(loss_fn(aux, y) for aux in output[1:])
                 else:

@@ -79,3 +79,9 @@ def test_bad_model_and_arguments():
         latency(small_net(), (3, 32, 32), repeats=0)
     with pytest.raises(ValueError, match="depth"):
         summary(small_net(), (3, 32, 32), depth=0)
+
+
+@pytest.mark.parametrize("measure", [macs, flops, summary, lambda m, s: latency(m, s, repeats=1, warmup=0)])
+def test_input_that_does_not_fit_the_model_is_a_clear_error(measure):
+    with pytest.raises(ValueError, match=r"cannot run on an input of shape \(1, 32, 32\)"):
+        measure(small_net(), (1, 32, 32))  # the first conv expects 3 channels

@@ -92,3 +92,8 @@ def test_diverging_loss_is_reported():
 
 def test_history_defaults():
     assert len(History()) == 0 and History().best_epoch is None
+
+
+def test_data_that_does_not_fit_the_model_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"cannot run on a batch of shape \(64, 3\)"):
+        fit(toy_model(), TensorDataset(torch.randn(64, 3), torch.zeros(64, dtype=torch.long)), progress=False)
