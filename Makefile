@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test lab bench clean
+.PHONY: book test lab bench execute clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lab: $(STAMP)
 ## make bench: execute every notebook in a fresh kernel and print its wall time
 bench: $(STAMP)
 	$(PY) scripts/bench_notebooks.py
+
+## make execute: re-run every notebook top to bottom in a fresh kernel and save its outputs in place
+execute: $(STAMP)
+	$(PY) scripts/bench_notebooks.py --write
 
 clean:
 	rm -rf _build
