@@ -22,17 +22,17 @@ def _is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _pair(value: object, name: str, minimum: int) -> tuple[int, int]:
-    """Turn an int or a (height, width) pair into a pair of ints >= minimum, or raise ValueError."""
-    bound = "positive" if minimum == 1 else "non-negative"
-    expected = f"{name} must be a {bound} int or a (height, width) pair of {bound} ints"
+def _pair(value: object, name: str, minimum: int | None = None) -> tuple[int, int]:
+    """Turn an int or a (height, width) pair into a pair of ints (>= minimum if given), or raise ValueError."""
+    bound = {None: "", 0: "non-negative ", 1: "positive "}.get(minimum, f">= {minimum} ")
+    expected = f"{name} must be a {bound}int or a (height, width) pair of {bound}ints"
     if _is_int(value):
         pair = (int(value), int(value))
     elif isinstance(value, (tuple, list, torch.Size)) and len(value) == 2 and all(_is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
         raise ValueError(f"{expected}, got {value!r}")
-    if min(pair) < minimum:
+    if minimum is not None and min(pair) < minimum:
         raise ValueError(f"{expected}, got {value!r}")
     return pair
 

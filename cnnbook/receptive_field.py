@@ -35,6 +35,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from cnnbook.conv import _is_int, _pair
+
 __all__ = [
     "ReceptiveField",
     "RFRow",
@@ -62,7 +64,8 @@ class ReceptiveField(NamedTuple):
         """Input pixels seen by output unit (row, col): ((top, bottom), (left, right)), inclusive, unclipped."""
         row, col = _pair(unit, "unit", minimum=None)
         out = []
-        for u, size, stride, pad in zip((row, col), _pair(self.size), _pair(self.stride), _pair(self.padding)):
+        for u, size, stride, pad in zip((row, col), _pair(self.size, "size"), _pair(self.stride, "stride"),
+                                                 _pair(self.padding, "padding")):
             start = u * stride - pad
             out.append((start, start + size - 1))
         return out[0], out[1]
@@ -101,23 +104,6 @@ _INPUT_AXIS = _Axis(1, 1, 0)
 
 # ----------------------------------------------------------------------------------------------
 # Small validators and conversions
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _pair(value: Any, what: str = "value", minimum: int | None = None) -> tuple[int, int]:
-    """An int or a pair of ints as (h, w), checked against `minimum`."""
-    if _is_int(value):
-        pair = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-        pair = (value[0], value[1])
-    else:
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
-    if minimum is not None and min(pair) < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {value!r}")
-    return pair
 
 
 def _squash(pair: tuple[Any, Any]) -> Any:
