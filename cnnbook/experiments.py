@@ -1,0 +1,181 @@
+"""Experiments that hold up: the same model trained over several seeds, baselines, and honest comparisons.
+
+A claim "A beats B" is only as good as its spread over seeds. ``run_seeds`` trains a model once per
+seed (initialisation and data order change, the data do not), ``baselines`` adds the linear and MLP
+reference points every results table carries, and ``compare`` says in words whether a difference is
+larger than the spread, so the prose cannot claim more than the numbers show.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from cnnbook.data import Splits
+from cnnbook.env import set_seed
+from cnnbook.profile import count_params
+from cnnbook.train import History, evaluate, fit
+
+SEEDS = (0, 1, 2)
+"""The seeds every comparison in the book runs over."""
+
+
+@dataclass
+class SeedRuns:
+    """Test accuracy (and training history) of one model configuration, once per seed."""
+
+    name: str
+    seeds: list[int] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    histories: list[History] = field(default_factory=list)
+    params: int = 0
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.test_acc)
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation over seeds (0 for a single seed)."""
+        return statistics.stdev(self.test_acc) if len(self.test_acc) > 1 else 0.0
+
+    @property
+    def low(self) -> float:
+        return min(self.test_acc)
+
+    @property
+    def high(self) -> float:
+        return max(self.test_acc)
+
+    def summary(self) -> str:
+        """'0.812 ± 0.011 (0.801-0.824, 3 seeds)'."""
+        return f"{self.mean:.3f} ± {self.std:.3f} ({self.low:.3f}-{self.high:.3f}, {len(self.test_acc)} seeds)"
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of non-negative ints, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds!r}")
+    return seeds
+
+
+def run_seeds(
+    name: str,
+    build: Callable[[], nn.Module],
+    splits: Splits,
+    seeds: Sequence[int] = SEEDS,
+    **fit_kwargs,
+) -> SeedRuns:
+    """Build and train a fresh model per seed (``build`` is called after seeding) and test each one.
+
+    ``fit_kwargs`` go to :func:`cnnbook.train.fit` (epochs, lr, ...); progress bars are off by default.
+    """
+    seeds = _check_seeds(seeds)
+    if not callable(build):
+        raise ValueError(f"build must be a function that returns a fresh nn.Module, got {type(build).__name__}")
+    fit_kwargs.setdefault("progress", False)
+    runs = SeedRuns(name)
+    for seed in seeds:
+        set_seed(seed)
+        model = build()
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"build() must return an nn.Module, got {type(model).__name__}")
+        history = fit(model, splits.train, splits.val, seed=seed, **fit_kwargs)
+        runs.seeds.append(seed)
+        runs.histories.append(history)
+        runs.test_acc.append(evaluate(model, splits.test, device=next(model.parameters()).device)[1])
+        runs.params = count_params(model)
+    return runs
+
+
+def linear_model(input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    """Multinomial logistic regression on the raw pixels: flatten, then one linear layer."""
+    features = _numel(input_shape)
+    return nn.Sequential(nn.Flatten(), nn.Linear(features, num_classes))
+
+
+def mlp_model(input_shape: Sequence[int], num_classes: int, hidden: int = 256) -> nn.Module:
+    """A one-hidden-layer perceptron on the raw pixels (flatten, linear, ReLU, linear)."""
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise ValueError(f"hidden must be a positive int, got {hidden!r}")
+    return nn.Sequential(nn.Flatten(), nn.Linear(_numel(input_shape), hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+def _numel(input_shape: Sequence[int]) -> int:
+    shape = tuple(input_shape)
+    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+        raise ValueError(f"input_shape must be a tuple of positive ints such as (3, 32, 32), got {input_shape!r}")
+    return int(torch.Size(shape).numel())
+
+
+def baselines(
+    splits: Splits,
+    num_classes: int,
+    seeds: Sequence[int] = SEEDS,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    hidden: int = 256,
+) -> dict[str, SeedRuns]:
+    """The linear and MLP baselines of every results table, trained with Adam on the same split."""
+    input_shape = tuple(splits.train[0][0].shape)
+    common = dict(seeds=seeds, epochs=epochs, lr=lr, batch_size=64, device="cpu")
+    return {
+        "linear": run_seeds("linear (logistic regression)", lambda: linear_model(input_shape, num_classes), splits, **common),
+        "mlp": run_seeds(f"MLP ({hidden} hidden)", lambda: mlp_model(input_shape, num_classes, hidden), splits, **common),
+    }
+
+
+def separated(a: SeedRuns, b: SeedRuns) -> bool:
+    """True if every seed of ``a`` scored above every seed of ``b`` (the gap exceeds the spread)."""
+    if not a.test_acc or not b.test_acc:
+        raise ValueError("both runs need at least one seed")
+    return a.low > b.high
+
+
+def compare(a: SeedRuns, b: SeedRuns) -> str:
+    """One honest sentence about ``a`` against ``b``: a clear win, a clear loss, or within the spread."""
+    gap = a.mean - b.mean
+    if separated(a, b):
+        return f"{a.name} beats {b.name} on every seed: {a.mean:.3f} vs {b.mean:.3f} (gap {gap:+.3f}, worst {a.name} seed {a.low:.3f} > best {b.name} seed {b.high:.3f})"
+    if separated(b, a):
+        return f"{b.name} beats {a.name} on every seed: {b.mean:.3f} vs {a.mean:.3f} (gap {-gap:+.3f}, worst {b.name} seed {b.low:.3f} > best {a.name} seed {a.high:.3f})"
+    return (f"{a.name} vs {b.name}: {a.mean:.3f} vs {b.mean:.3f} (gap {gap:+.3f}); the seed ranges "
+            f"{a.low:.3f}-{a.high:.3f} and {b.low:.3f}-{b.high:.3f} overlap, so this run cannot order them")
+
+
+def results_table(runs: Sequence[SeedRuns]) -> str:
+    """A Markdown table: model, parameters, mean ± std test accuracy, min-max over seeds."""
+    if not runs:
+        raise ValueError("results_table needs at least one SeedRuns")
+    lines = ["| model | parameters | test accuracy (mean ± std) | min-max over seeds | seeds |",
+             "|---|---:|---:|---:|---:|"]
+    for r in runs:
+        lines.append(f"| {r.name} | {r.params:,} | {r.mean:.3f} ± {r.std:.3f} | {r.low:.3f}-{r.high:.3f} | {len(r.seeds)} |")
+    return "\n".join(lines)
+
+
+def plot_runs(runs: Sequence[SeedRuns], ax: plt.Axes | None = None, title: str | None = None) -> Figure:
+    """Mean test accuracy per model as a bar, each seed as a dot, the min-max range as an error bar."""
+    if not runs:
+        raise ValueError("plot_runs needs at least one SeedRuns")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(runs)), 3.2))
+    for i, r in enumerate(runs):
+        ax.bar(i, r.mean, color=f"C{i}", alpha=0.6)
+        ax.errorbar(i, r.mean, yerr=[[r.mean - r.low], [r.high - r.mean]], color="k", capsize=4)
+        ax.scatter([i] * len(r.test_acc), r.test_acc, color="k", s=12, zorder=3)
+    ax.set_xticks(range(len(runs)), [r.name for r in runs], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure

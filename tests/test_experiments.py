@@ -1,0 +1,82 @@
+"""cnnbook.experiments: seeded runs, baselines, and comparisons that refuse to over-claim."""
+import matplotlib
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from cnnbook import experiments as ex
+from cnnbook.data import Splits
+
+
+def _toy_splits(n=96, separable=True):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3 * n, 1, 4, 4, generator=g)
+    y = (x[:, 0, 0, 0] > 0).long() if separable else torch.randint(0, 2, (3 * n,), generator=g)
+    parts = [TensorDataset(x[i * n:(i + 1) * n], y[i * n:(i + 1) * n]) for i in range(3)]
+    return Splits(*parts)
+
+
+def _runs(name, accs):
+    return ex.SeedRuns(name, seeds=list(range(len(accs))), test_acc=list(accs), params=10)
+
+
+def test_run_seeds_repeats_exactly_and_varies_with_seed():
+    splits = _toy_splits()
+    build = lambda: ex.linear_model((1, 4, 4), 2)  # noqa: E731
+    a = ex.run_seeds("lin", build, splits, seeds=(0, 1), epochs=2, device="cpu")
+    b = ex.run_seeds("lin", build, splits, seeds=(0, 1), epochs=2, device="cpu")
+    assert a.test_acc == b.test_acc and a.seeds == [0, 1] and len(a.histories) == 2
+    assert a.params == 16 * 2 + 2
+    assert a.histories[0].train_loss != a.histories[1].train_loss
+
+
+def test_baselines_learn_a_linear_rule():
+    runs = ex.baselines(_toy_splits(), num_classes=2, seeds=(0,), epochs=40, lr=0.1, hidden=8)
+    assert set(runs) == {"linear", "mlp"}
+    assert runs["linear"].mean > 0.8 and runs["mlp"].params == 16 * 8 + 8 + 8 * 2 + 2
+
+
+def test_statistics_and_summary():
+    r = _runs("a", [0.5, 0.6, 0.7])
+    assert r.mean == pytest.approx(0.6) and r.std == pytest.approx(0.1) and (r.low, r.high) == (0.5, 0.7)
+    assert r.summary() == "0.600 ± 0.100 (0.500-0.700, 3 seeds)"
+    assert _runs("one", [0.4]).std == 0.0
+
+
+def test_compare_says_within_spread_when_ranges_overlap():
+    a, b, c = _runs("A", [0.80, 0.82, 0.84]), _runs("B", [0.70, 0.71, 0.72]), _runs("C", [0.79, 0.83, 0.85])
+    assert ex.separated(a, b) and not ex.separated(b, a)
+    assert ex.compare(a, b).startswith("A beats B on every seed")
+    assert ex.compare(b, a).startswith("A beats B on every seed")
+    assert not ex.separated(a, c) and not ex.separated(c, a)
+    assert "overlap" in ex.compare(a, c)
+
+
+def test_results_table_and_plot():
+    table = ex.results_table([_runs("A", [0.5, 0.7]), _runs("B", [0.9, 0.9])])
+    lines = table.splitlines()
+    assert len(lines) == 4 and lines[2].startswith("| A | 10 | 0.600 ± 0.141 | 0.500-0.700 | 2 |")
+    fig = ex.plot_runs([_runs("A", [0.5, 0.7])], title="t")
+    assert isinstance(fig, matplotlib.figure.Figure)
+
+
+def test_bad_input():
+    splits = _toy_splits()
+    with pytest.raises(ValueError, match="seeds"):
+        ex.run_seeds("x", lambda: ex.linear_model((1, 4, 4), 2), splits, seeds=())
+    with pytest.raises(ValueError, match="distinct"):
+        ex.run_seeds("x", lambda: ex.linear_model((1, 4, 4), 2), splits, seeds=(1, 1))
+    with pytest.raises(ValueError, match="build"):
+        ex.run_seeds("x", "not callable", splits, seeds=(0,))
+    with pytest.raises(ValueError, match="nn.Module"):
+        ex.run_seeds("x", lambda: 3, splits, seeds=(0,), epochs=1)
+    with pytest.raises(ValueError, match="input_shape"):
+        ex.linear_model((3, 0, 4), 2)
+    with pytest.raises(ValueError, match="hidden"):
+        ex.mlp_model((1, 4, 4), 2, hidden=0)
+    with pytest.raises(ValueError):
+        ex.results_table([])
+    with pytest.raises(ValueError):
+        ex.plot_runs([])
+    with pytest.raises(ValueError):
+        ex.separated(_runs("a", []), _runs("b", [0.1]))
