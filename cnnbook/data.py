@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pickle
@@ -314,8 +315,9 @@ def _inside_shape(kind: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return _inside_polygon(u, v, _SHAPES10_POLYGONS[kind])
 
 
-def _background_bank(size: int) -> list[np.ndarray]:
-    """Every shipped photograph at two scales (short side 2x and 4x the image size), to crop from."""
+@functools.lru_cache(maxsize=4)
+def _background_bank(size: int) -> tuple[np.ndarray, ...]:
+    """Every shipped photograph at two scales (short side 2x and 4x the image size), to crop from (read-only)."""
     bank = []
     for name in PHOTOS:
         photo = load_photo(name)
@@ -323,8 +325,10 @@ def _background_bank(size: int) -> list[np.ndarray]:
         for short in (2 * size, 4 * size):
             scale = short / min(h, w)
             hw = (max(size, round(h * scale)), max(size, round(w * scale)))
-            bank.append(F.interpolate(photo[None], size=hw, mode="bilinear", antialias=True, align_corners=False)[0].numpy())
-    return bank
+            scaled = F.interpolate(photo[None], size=hw, mode="bilinear", antialias=True, align_corners=False)[0].numpy()
+            scaled.flags.writeable = False
+            bank.append(scaled)
+    return tuple(bank)
 
 
 class _Painter:
