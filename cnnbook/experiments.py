@@ -169,7 +169,8 @@ def plot_runs(runs: Sequence[SeedRuns], ax: plt.Axes | None = None, title: str |
         _, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(runs)), 3.2))
     for i, r in enumerate(runs):
         ax.bar(i, r.mean, color=f"C{i}", alpha=0.6)
-        ax.errorbar(i, r.mean, yerr=[[r.mean - r.low], [r.high - r.mean]], color="k", capsize=4)
+        # max(0, ...): with identical seeds, mean - low can come out as -1e-17 in floating point
+        ax.errorbar(i, r.mean, yerr=[[max(0.0, r.mean - r.low)], [max(0.0, r.high - r.mean)]], color="k", capsize=4)
         ax.scatter([i] * len(r.test_acc), r.test_acc, color="k", s=12, zorder=3)
     ax.set_xticks(range(len(runs)), [r.name for r in runs], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy")

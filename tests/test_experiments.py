@@ -80,3 +80,9 @@ def test_bad_input():
         ex.plot_runs([])
     with pytest.raises(ValueError):
         ex.separated(_runs("a", []), _runs("b", [0.1]))
+
+
+def test_plot_runs_identical_seeds():
+    # three seeds stuck at the same accuracy (e.g. chance): the min-max bar has zero length, never a negative one
+    fig = ex.plot_runs([_runs("stuck", [0.1, 0.1, 0.1]), _runs("A", [0.5, 0.7, 0.6])])
+    assert fig is not None

@@ -53,3 +53,14 @@ def ex4(answer: Any) -> bool:
             size = pool_output_size(size, layer.kernel_size, layer.stride, layer.padding)
     return check(answer, size, name="Exercise 4",
                  hint="trace conv1 (11, 4, 2), then each 3x3 stride-2 pool; the 3x3 and 5x5 convs keep the size.")
+
+
+# Exercise 5: crop-and-flip variants when the original code's 227x227 crops are cut from 256x256 images.
+EX5_IMAGE, EX5_CROP = 256, 227
+
+
+def ex5(answer: Any) -> bool:
+    """Distinct crop-and-flip variants of one 256x256 image with 227x227 crops: positions per axis squared, times 2."""
+    positions = len(range(EX5_IMAGE - EX5_CROP + 1))  # top-left offsets 0 .. 256 - 227
+    return check(answer, positions * positions * 2, name="Exercise 5",
+                 hint="count the offsets 0, 1, ..., 256 - 227 along one axis (one more than the difference).")

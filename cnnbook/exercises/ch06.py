@@ -74,3 +74,21 @@ def ex5(answer: Any) -> bool:
     return check(answer, expected, name="Exercise 5",
                  hint="1x1 conv to 128 (no bias) + BatchNorm, then fc 128*4*4 -> 1024 and fc 1024 -> classes, "
                       "both with biases.")
+
+
+def _adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """Measured from torch: for each output cell, the first and last input index it averages."""
+    import torch
+    import torch.nn.functional as F
+
+    hits = torch.stack([F.adaptive_avg_pool1d(F.one_hot(torch.tensor(i), size).float().view(1, 1, size), out)[0, 0] > 0
+                        for i in range(size)])  # (input index, output cell)
+    return [(int(col.nonzero().min()), int(col.nonzero().max())) for col in hits.T]
+
+
+EX6_CASES = [(14, 4), (7, 4), (28, 4), (13, 5), (6, 6), (5, 3), (10, 1)]
+
+
+def ex6(fn: Callable | None) -> bool:
+    """The reader's ``adaptive_windows(size, out)``: the (first, last) input index of each adaptive-pooling window."""
+    return check_function(fn, _adaptive_windows, EX6_CASES, name="Exercise 6")

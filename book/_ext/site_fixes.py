@@ -1,0 +1,37 @@
+"""A local Sphinx extension with the HTML book's small fixes (listed under sphinx.local_extensions in _config.yml).
+
+- Every page got the inline scripts of sphinx-thebe (``const THEBE_JS_URL = ...``) and sphinx-togglebutton
+  twice (Sphinx 7.4 sees ``None`` and ``""`` as different file names of an inline script), and a second
+  ``const`` declaration is a SyntaxError in the browser console. Scripts that are the same file or the same
+  inline body with the same attributes are kept once, whatever their priority.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _key(script: Any) -> tuple:
+    attributes = getattr(script, "attributes", {}) or {}
+    # The same inline script arrives once with filename None (app.add_js_file after the builder started)
+    # and once with filename "" (the builder's own list): treat both as "no file".
+    return (getattr(script, "filename", None) or "", tuple(sorted(attributes.items())))
+
+
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen: set[tuple] = set()
+    kept = []
+    for script in scripts:
+        key = _key(script)
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    scripts[:] = kept
+
+
+def setup(app):
+    # Run after every other extension has added its page scripts (myst-nb adds the widget manager here).
+    app.connect("html-page-context", drop_duplicate_scripts, priority=990)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
