@@ -532,12 +532,18 @@ def _role(n: DiagramNode) -> str:
     return "x"
 
 
-def _collapse(nodes: list[DiagramNode], edges: _Edges) -> _Parts:
+def _adjacency(edges: _Edges) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Successors and predecessors of every node id."""
     succ: dict[str, list[str]] = defaultdict(list)
     pred: dict[str, list[str]] = defaultdict(list)
     for a, b in edges:
         succ[a].append(b)
         pred[b].append(a)
+    return succ, pred
+
+
+def _collapse(nodes: list[DiagramNode], edges: _Edges) -> _Parts:
+    succ, pred = _adjacency(edges)
     by_id = {n.id: n for n in nodes}
     group_of: dict[str, str] = {}
     runs: list[list[DiagramNode]] = []
@@ -681,11 +687,7 @@ BOX_W, BOX_H = 0.86, 0.72  # in layout units (columns, rows)
 
 
 def _layout_vertical(nodes: list[DiagramNode], edges: _Edges) -> None:
-    pred: dict[str, list[str]] = defaultdict(list)
-    succ: dict[str, list[str]] = defaultdict(list)
-    for a, b in edges:
-        pred[b].append(a)
-        succ[a].append(b)
+    succ, pred = _adjacency(edges)
     layer: dict[str, int] = {}
     for n in nodes:  # nodes are in topological order
         layer[n.id] = 1 + max((layer[p] for p in pred[n.id]), default=-1)

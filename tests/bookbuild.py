@@ -47,3 +47,21 @@ def build_book() -> Build:
         _build = Build(result.returncode, result.stdout[-4000:] + result.stderr[-4000:], out / "_build" / "html")
         shutil.rmtree(out / "_build" / ".doctrees", ignore_errors=True)
     return _build
+
+
+def toc_files() -> list[str]:
+    """Every page `_toc.yml` lists (its root first), as paths without the extension."""
+    import yaml
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                yield node["file"]
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *walk(toc.get("parts", [])), *walk(toc.get("chapters", []))]

@@ -1,21 +1,6 @@
 """The HTML book builds from the committed notebooks with every Sphinx warning treated as an error."""
-import yaml
-from bookbuild import ROOT, VENDOR_FILES, build_book, missing_vendor_files
+from bookbuild import ROOT, VENDOR_FILES, build_book, missing_vendor_files, toc_files
 
-
-def toc_files() -> list[str]:
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                yield node["file"]
-            for value in node.values():
-                yield from walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from walk(item)
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"], *walk(toc["parts"])]
 
 
 def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists():

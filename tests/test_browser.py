@@ -27,8 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-import yaml
-from bookbuild import ROOT, build_book, missing_vendor_files
+from bookbuild import ROOT, build_book, missing_vendor_files, toc_files
 
 CHROMIUM = Path(os.environ.get("CNNBOOK_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CNNBOOK_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -38,22 +37,8 @@ WIDTHS = (1400, 400)
 SEARCH_TERM = "receptive"
 
 
-def _toc_pages() -> list[str]:
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                yield node["file"]
-            for value in node.values():
-                yield from walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from walk(item)
 
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"], *walk(toc.get("parts", [])), *walk(toc.get("chapters", []))]
-
-
-PAGES = [*_toc_pages(), "genindex", "search"]
+PAGES = [*toc_files(), "genindex", "search"]
 
 
 # --------------------------------------------------------------------------------------------------- the site
