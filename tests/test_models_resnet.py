@@ -218,6 +218,17 @@ def test_squeeze_excitation_matches_torchvision_ops():
     assert count_params(ours) == 2 * 64 * 4 + 4 + 64
 
 
+def test_squeeze_excitation_with_explicit_squeeze_and_activations_matches_torchvision_ops():
+    torch.manual_seed(0)
+    ours = SqueezeExcitation(96, squeeze_channels=24, activation=nn.SiLU, scale_activation=nn.Hardsigmoid)
+    theirs = torchvision.ops.SqueezeExcitation(96, 24, activation=nn.SiLU, scale_activation=nn.Hardsigmoid)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 96, 3, 3)
+    assert torch.equal(ours(x), theirs(x))
+    with pytest.raises(ValueError, match="squeeze_channels"):
+        SqueezeExcitation(96, squeeze_channels=0)
+
+
 def test_se_adds_the_expected_parameters():
     def se(c: int, r: int = 16) -> int:
         return 2 * c * (c // r) + c // r + c

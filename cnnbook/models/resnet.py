@@ -34,23 +34,35 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 class SqueezeExcitation(nn.Module):
     """Squeeze-and-excitation (Hu et al., 2018): rescale each channel by a gate computed from all channels.
 
-    Global average pool -> 1x1 conv to channels // reduction -> ReLU -> 1x1 conv back -> sigmoid -> multiply.
-    Adds 2*C*(C//r) + C//r + C parameters.
+    Global average pool -> 1x1 conv to ``squeeze_channels`` (default ``channels // reduction``) ->
+    ``activation`` -> 1x1 conv back -> ``scale_activation`` -> multiply. Adds 2*C*S + S + C parameters.
+    ResNet uses ReLU and a sigmoid; MobileNetV3 a hard sigmoid; EfficientNet SiLU and a sigmoid, with S
+    taken from the block's input rather than from ``channels``.
     """
 
-    def __init__(self, channels: int, reduction: int = 16) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        *,
+        squeeze_channels: int | None = None,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        scale_activation: Callable[[], nn.Module] = nn.Sigmoid,
+    ) -> None:
         super().__init__()
         if channels < 1 or reduction < 1:
             raise ValueError(f"channels and reduction must be >= 1, got channels={channels}, reduction={reduction}")
-        squeezed = max(1, channels // reduction)
+        if squeeze_channels is not None and (isinstance(squeeze_channels, bool) or squeeze_channels < 1):
+            raise ValueError(f"squeeze_channels must be >= 1, got {squeeze_channels!r}")
+        squeezed = squeeze_channels if squeeze_channels is not None else max(1, channels // reduction)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeezed, 1)
-        self.relu = nn.ReLU(inplace=True)
+        self.activation = activation()
         self.fc2 = nn.Conv2d(squeezed, channels, 1)
-        self.sigmoid = nn.Sigmoid()
+        self.scale_activation = scale_activation()
 
     def forward(self, x: Tensor) -> Tensor:
-        scale = self.sigmoid(self.fc2(self.relu(self.fc1(self.avgpool(x)))))
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
         return x * scale
 
 
