@@ -17,6 +17,11 @@ from cnnbook.models.googlenet import (
 from cnnbook.profile import count_params
 
 
+def _torchvision_version() -> tuple[int, int]:
+    major, minor = torchvision.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
 def torchvision_googlenet(aux_logits: bool, **kwargs) -> nn.Module:
     torch.manual_seed(0)
     model = torchvision.models.googlenet(weights=None, aux_logits=aux_logits, init_weights=False, **kwargs)
@@ -48,6 +53,8 @@ def test_training_outputs_and_transform_input_equal_torchvision():
     x = torch.randn(2, 3, 64, 64)
     a, b = ours(x), theirs(x)
     assert isinstance(a, GoogLeNetOutputs) and a._fields == ("logits", "aux_logits2", "aux_logits1")
+    if _torchvision_version() < (0, 21):  # torchvision <= 0.20 returned the two auxiliary outputs swapped
+        b = (b[0], b[2], b[1])           # (pytorch/vision#8736, fixed in 0.21)
     for mine, tv in zip(a, b):
         assert mine.shape == (2, 1000)
         assert (mine - tv).abs().max() < 1e-4

@@ -89,7 +89,7 @@ class DenseLayer(nn.Module):
         return cp.checkpoint(run, *inputs, use_reentrant=False)
 
     def forward(self, inputs: Tensor | list[Tensor]) -> Tensor:
-        if isinstance(inputs, Tensor):
+        if not isinstance(inputs, (list, tuple)):  # one tensor (or an fx Proxy standing for one)
             inputs = [inputs]
         if self.memory_efficient and torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
             out = self._checkpointed_bottleneck(inputs)
