@@ -85,3 +85,125 @@ def test_bad_model_and_arguments():
 def test_input_that_does_not_fit_the_model_is_a_clear_error(measure):
     with pytest.raises(ValueError, match=r"cannot run on an input of shape \(1, 32, 32\)"):
         measure(small_net(), (1, 32, 32))  # the first conv expects 3 channels
+
+
+# --- attention: FlopCounterMode alone misses the CPU attention kernel and nn.MultiheadAttention's fast path ---
+
+import math  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from cnnbook import profile  # noqa: E402
+
+TOKENS, WIDTH, HEADS = 10, 64, 4
+ONE_LAYER_MACS = 4 * TOKENS * WIDTH**2 + 2 * TOKENS**2 * WIDTH  # q, k, v, out projections; q @ k^T; weights @ v
+
+
+class TorchAttention(nn.Module):
+    """nn.MultiheadAttention used as self-attention (in eval under no_grad it takes the fused fast path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mha = nn.MultiheadAttention(WIDTH, HEADS, batch_first=True)
+
+    def forward(self, x):
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
+class SDPA(nn.Module):
+    """Only the attention itself, through F.scaled_dot_product_attention: (1, heads, L, d) q, k, v."""
+
+    def forward(self, x):
+        q = x.view(1, TOKENS, HEADS, WIDTH // HEADS).transpose(1, 2)
+        return F.scaled_dot_product_attention(q, q, q)
+
+
+def test_attention_layer_by_hand():
+    from cnnbook.models.vit import SelfAttention
+
+    assert macs(SelfAttention(WIDTH, HEADS), (TOKENS, WIDTH)) == ONE_LAYER_MACS
+    assert macs(TorchAttention(), (TOKENS, WIDTH)) == ONE_LAYER_MACS
+    assert macs(SDPA(), (TOKENS, WIDTH)) == 2 * TOKENS**2 * WIDTH
+    with torch.device("meta"):
+        assert macs(TorchAttention(), (TOKENS, WIDTH)) == ONE_LAYER_MACS
+
+
+def test_transformer_encoder_layer_fast_path_counted():
+    # In eval under no_grad on the CPU this runs one fused kernel (torch._transformer_encoder_layer_fwd).
+    layer = nn.TransformerEncoderLayer(WIDTH, HEADS, dim_feedforward=128, batch_first=True)
+    assert macs(layer, (TOKENS, WIDTH)) == ONE_LAYER_MACS + 2 * TOKENS * WIDTH * 128
+
+
+def test_plain_flop_counter_misses_attention_on_the_cpu():
+    # The reason for the fix: what torch's counter alone reports for the same two modules.
+    # (If a later torch counts these itself, this test fails and the module docstring needs updating.)
+    x = torch.randn(1, TOKENS, WIDTH)
+    for module, right in [(TorchAttention().eval(), ONE_LAYER_MACS), (SDPA(), 2 * TOKENS**2 * WIDTH)]:
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            module(x)
+        assert counter.get_total_flops() < 2 * right
+
+
+def test_fused_fast_path_formula():
+    # The safety net for code that still reaches torch._native_multi_head_attention: same count as by hand.
+    module, x = TorchAttention().eval(), torch.randn(3, TOKENS, WIDTH)
+    seen = []
+
+    class Spy(torch.utils._python_dispatch.TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append(func.overloadpacket)
+            return func(*args, **(kwargs or {}))
+
+    counter = FlopCounterMode(display=False, custom_mapping=profile._EXTRA_FORMULAS)
+    with counter, Spy(), torch.no_grad():
+        module(x)
+    assert torch.ops.aten._native_multi_head_attention in seen  # the fast path really ran
+    assert counter.get_total_flops() == 2 * 3 * ONE_LAYER_MACS
+
+
+def test_fast_path_setting_restored():
+    assert torch.backends.mha.get_fastpath_enabled()
+    macs(TorchAttention(), (TOKENS, WIDTH))
+    assert torch.backends.mha.get_fastpath_enabled()
+    from cnnbook.models.vit import SelfAttention
+
+    with pytest.raises(ValueError, match="cannot run on an input of shape"):
+        macs(SelfAttention(WIDTH, HEADS), (TOKENS, WIDTH + 1))
+    assert torch.backends.mha.get_fastpath_enabled()
+
+
+def test_torchvision_vit_b_16_matches_its_published_macs_on_cpu_and_meta():
+    published = torchvision.models.ViT_B_16_Weights.IMAGENET1K_V1.meta["_ops"]  # labelled GFLOPS, counts MACs
+    torch.manual_seed(0)
+    on_cpu = macs(torchvision.models.vit_b_16(), (3, 224, 224))  # was 11.27 G before attention was counted
+    with torch.device("meta"):
+        on_meta = macs(torchvision.models.vit_b_16(), (3, 224, 224))
+    assert on_cpu == on_meta
+    assert on_cpu / 1e9 == pytest.approx(published, rel=1e-3)
+    # By hand: patch embedding, then per layer 4 projections and 2 attention products over 197 tokens, the MLP.
+    tokens, width, mlp = 197, 768, 3072
+    by_hand = (196 * width * 3 * 16 * 16
+               + 12 * (4 * tokens * width**2 + 2 * tokens**2 * width + 2 * tokens * width * mlp)
+               + width * 1000)
+    assert on_cpu == by_hand
+
+
+def test_our_vit_counts_like_torchvision():
+    from cnnbook.models.vit import vit_b_16
+
+    with torch.device("meta"):
+        ours, theirs = vit_b_16(), torchvision.models.vit_b_16()
+    assert macs(ours, (3, 224, 224)) == macs(theirs, (3, 224, 224))
+    assert flops(ours, (3, 224, 224)) == 2 * macs(ours, (3, 224, 224))
+
+
+@pytest.mark.parametrize("name", ["swin_t", "vit_b_32"])
+def test_torchvision_transformers_match_their_metadata(name):
+    weights = torchvision.models.get_model_weights(name).IMAGENET1K_V1
+    with torch.device("meta"):
+        model = torchvision.models.get_model(name)
+    size = weights.transforms().crop_size[0]
+    assert macs(model, (3, size, size)) / 1e9 == pytest.approx(weights.meta["_ops"], rel=1e-3)

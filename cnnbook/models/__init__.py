@@ -16,6 +16,14 @@ from cnnbook.models.resnet import (
 from cnnbook.models.densenet import (
     DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet161, densenet169, densenet201,
 )
+from cnnbook.models.convnext import (
+    CNBlock, ConvNeXt, ConvNeXtDownsample, ConvNeXtStem, LadderBlock, LadderConfig, LadderNet, LayerNorm2d,
+    convnext_base, convnext_ladder, convnext_large, convnext_mini, convnext_small, convnext_tiny,
+)
+from cnnbook.models.vit import (
+    EncoderBlock, MLPBlock, SelfAttention, VisionTransformer, attention_rollout, interpolate_embeddings,
+    small_vit, vit_b_16, vit_b_32, vit_h_14, vit_l_16, vit_l_32,
+)
 
 __all__ = [
     "load_torchvision_weights",
@@ -29,4 +37,9 @@ __all__ = [
     "resnet152", "resnext50_32x4d",
     "DenseBlock", "DenseLayer", "DenseNet", "Transition", "densenet121", "densenet161", "densenet169",
     "densenet201",
+    "CNBlock", "ConvNeXt", "ConvNeXtDownsample", "ConvNeXtStem", "LadderBlock", "LadderConfig", "LadderNet",
+    "LayerNorm2d", "convnext_base", "convnext_ladder", "convnext_large", "convnext_mini", "convnext_small",
+    "convnext_tiny",
+    "EncoderBlock", "MLPBlock", "SelfAttention", "VisionTransformer", "attention_rollout", "interpolate_embeddings",
+    "small_vit", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
 ]
