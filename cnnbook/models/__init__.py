@@ -16,6 +16,10 @@ from cnnbook.models.resnet import (
 from cnnbook.models.densenet import (
     DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet161, densenet169, densenet201,
 )
+from cnnbook.models.mobilenet import (
+    ConvNormAct, DepthwiseSeparable, InvertedResidual, MobileNetV1, MobileNetV2, MobileNetV3, make_divisible,
+    mobilenet_v1, mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small,
+)
 from cnnbook.models.convnext import (
     CNBlock, ConvNeXt, ConvNeXtDownsample, ConvNeXtStem, LadderBlock, LadderConfig, LadderNet, LayerNorm2d,
     convnext_base, convnext_ladder, convnext_large, convnext_mini, convnext_small, convnext_tiny,
@@ -37,6 +41,8 @@ __all__ = [
     "resnet152", "resnext50_32x4d",
     "DenseBlock", "DenseLayer", "DenseNet", "Transition", "densenet121", "densenet161", "densenet169",
     "densenet201",
+    "ConvNormAct", "DepthwiseSeparable", "InvertedResidual", "MobileNetV1", "MobileNetV2", "MobileNetV3",
+    "make_divisible", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
     "CNBlock", "ConvNeXt", "ConvNeXtDownsample", "ConvNeXtStem", "LadderBlock", "LadderConfig", "LadderNet",
     "LayerNorm2d", "convnext_base", "convnext_ladder", "convnext_large", "convnext_mini", "convnext_small",
     "convnext_tiny",
