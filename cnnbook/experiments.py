@@ -7,9 +7,11 @@ larger than the spread, so the prose cannot claim more than the numbers show.
 """
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -93,6 +95,30 @@ def run_seeds(
         runs.test_acc.append(evaluate(model, splits.test, device=next(model.parameters()).device)[1])
         runs.params = count_params(model)
     return runs
+
+
+def save_runs(runs: Sequence[SeedRuns], path: str | Path, **meta: object) -> None:
+    """Write runs (name, parameters, seeds, test accuracies; not the histories) and ``meta`` to a JSON file."""
+    if not runs or not all(isinstance(r, SeedRuns) for r in runs):
+        raise ValueError("runs must be a non-empty sequence of SeedRuns")
+    record = {
+        "meta": meta,
+        "runs": [{"name": r.name, "params": r.params, "seeds": r.seeds, "test_acc": r.test_acc} for r in runs],
+    }
+    Path(path).write_text(json.dumps(record, indent=1, default=str) + "\n")
+
+
+def load_runs(path: str | Path) -> tuple[list[SeedRuns], dict]:
+    """Read what :func:`save_runs` wrote: the runs (without histories) and the meta dictionary."""
+    record = json.loads(Path(path).read_text())
+    try:
+        runs = [SeedRuns(r["name"], list(r["seeds"]), list(r["test_acc"]), params=r["params"]) for r in record["runs"]]
+        meta = dict(record["meta"])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a file written by save_runs: {err!r}") from None
+    if any(len(r.seeds) != len(r.test_acc) or not r.seeds for r in runs):
+        raise ValueError(f"{path}: every run needs one test accuracy per seed")
+    return runs, meta
 
 
 def linear_model(input_shape: Sequence[int], num_classes: int) -> nn.Module:

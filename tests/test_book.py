@@ -1,4 +1,6 @@
 """The HTML book builds from the committed notebooks with every Sphinx warning treated as an error."""
+from html.parser import HTMLParser
+
 from bookbuild import ROOT, VENDOR_FILES, build_book, missing_vendor_files, toc_files
 
 
@@ -29,3 +31,30 @@ def test_maths_and_widgets_are_served_by_the_site():
         assert (static / name).is_file(), f"{name} was not copied into the site"
     page = (build.html / "notebooks" / "01_convolution.html").read_text()
     assert "cdn.jsdelivr.net" not in page and "cdnjs.cloudflare.com" not in page
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.alts: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            found = dict(attrs)
+            self.alts.append((found.get("src") or "", found.get("alt")))
+
+
+def test_every_figure_has_alt_text_that_describes_it():
+    # myst-nb falls back to the image's file path; a screen-reader user needs words (cell metadata mystnb.image.alt).
+    build = build_book()
+    problems = []
+    for path in toc_files():
+        parser = _Images()
+        parser.feed((build.html / f"{path}.html").read_text())
+        for src, alt in parser.alts:
+            if "logo" in src or "favicon" in src:
+                continue
+            text = (alt or "").strip()
+            if len(text) < 10 or text.endswith((".png", ".svg", ".jpg")) or "_images" in text or text == src:
+                problems.append(f"{path}: {src} has alt {alt!r}")
+    assert not problems, "\n".join(problems)

@@ -1,4 +1,6 @@
 """cnnbook.experiments: seeded runs, baselines, and comparisons that refuse to over-claim."""
+from pathlib import Path
+
 import matplotlib
 import pytest
 import torch
@@ -6,6 +8,7 @@ from torch.utils.data import TensorDataset
 
 from cnnbook import experiments as ex
 from cnnbook.data import Splits
+from cnnbook.experiments import SEEDS, SeedRuns, load_runs, save_runs
 
 
 def _toy_splits(n=96, separable=True):
@@ -86,3 +89,44 @@ def test_plot_runs_identical_seeds():
     # three seeds stuck at the same accuracy (e.g. chance): the min-max bar has zero length, never a negative one
     fig = ex.plot_runs([_runs("stuck", [0.1, 0.1, 0.1]), _runs("A", [0.5, 0.7, 0.6])])
     assert fig is not None
+
+
+def test_save_and_load_runs_round_trip(tmp_path):
+    runs = [SeedRuns("a", [0, 1, 2], [0.5, 0.6, 0.7], params=10), SeedRuns("b", [0, 1], [0.1, 0.2], params=3)]
+    path = tmp_path / "runs.json"
+    save_runs(runs, path, recipe={"epochs": 6}, note="x")
+    loaded, meta = load_runs(path)
+    assert [(r.name, r.seeds, r.test_acc, r.params) for r in loaded] == [(r.name, r.seeds, r.test_acc, r.params) for r in runs]
+    assert meta == {"recipe": {"epochs": 6}, "note": "x"}
+    assert loaded[0].summary() == runs[0].summary()
+
+
+def test_save_and_load_runs_reject_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="SeedRuns"):
+        save_runs([], tmp_path / "x.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"runs": [{"name": "a"}], "meta": {}}')
+    with pytest.raises(ValueError, match="save_runs"):
+        load_runs(bad)
+    bad.write_text('{"runs": [{"name": "a", "params": 1, "seeds": [0, 1], "test_acc": [0.5]}], "meta": {}}')
+    with pytest.raises(ValueError, match="one test accuracy per seed"):
+        load_runs(bad)
+
+
+def test_recorded_shapes10_benchmark_is_complete():
+    from importlib.resources import files
+
+    runs, meta = load_runs(files("cnnbook.benchmarks") / "shapes10_resnet20.json")
+    assert [r.name for r in runs] == ["small CNN (GAP head)", "small CNN, 12 epochs", "ResNet-20 (width 16), 12 epochs"]
+    assert all(r.seeds == list(SEEDS) for r in runs) and meta["quick"] is False
+
+
+def test_bench_shapes10_script_runs_quick(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "quick.json"
+    subprocess.run([sys.executable, "scripts/bench_shapes10.py", "--quick", "--out", str(out)], check=True,
+                   capture_output=True, cwd=Path(__file__).resolve().parents[1])
+    runs, meta = load_runs(out)
+    assert meta["quick"] is True and len(runs) == 3 and all(len(r.test_acc) == len(SEEDS) for r in runs)

@@ -242,7 +242,7 @@ def test_stochastic_depth():
 def test_stochastic_depth_probability_must_lie_in_zero_one(p):
     with pytest.raises(ValueError, match=r"in \[0, 1\)"):
         StochasticDepth(p)
-    with pytest.raises(ValueError, match=r"stochastic_depth_prob must be a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"stochastic_depth_prob must be a probability in \[0, 1\)"):
         convnext_mini(stochastic_depth_prob=p)
     with pytest.raises(ValueError, match=r"in \[0, 1\)"):
         CNBlock(8, stochastic_depth_prob=p)

@@ -20,6 +20,11 @@ from cnnbook.models.mobilenet import (
     ConvNormAct, DepthwiseSeparable, InvertedResidual, MobileNetV1, MobileNetV2, MobileNetV3, make_divisible,
     mobilenet_v1, mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small,
 )
+from cnnbook.models.efficientnet import (
+    EfficientNet, FusedMBConv, MBConv, StochasticDepth, efficientnet_b0, efficientnet_b1, efficientnet_b2,
+    efficientnet_b3, efficientnet_b4, efficientnet_b5, efficientnet_b6, efficientnet_b7, efficientnet_lite0,
+    efficientnet_v2_s, load_lite0_weights,
+)
 from cnnbook.models.convnext import (
     CNBlock, ConvNeXt, ConvNeXtDownsample, ConvNeXtStem, LadderBlock, LadderConfig, LadderNet, LayerNorm2d,
     convnext_base, convnext_ladder, convnext_large, convnext_mini, convnext_small, convnext_tiny,
@@ -43,6 +48,9 @@ __all__ = [
     "densenet201",
     "ConvNormAct", "DepthwiseSeparable", "InvertedResidual", "MobileNetV1", "MobileNetV2", "MobileNetV3",
     "make_divisible", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+    "EfficientNet", "FusedMBConv", "MBConv", "StochasticDepth", "efficientnet_b0", "efficientnet_b1",
+    "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
+    "efficientnet_lite0", "efficientnet_v2_s", "load_lite0_weights",
     "CNBlock", "ConvNeXt", "ConvNeXtDownsample", "ConvNeXtStem", "LadderBlock", "LadderConfig", "LadderNet",
     "LayerNorm2d", "convnext_base", "convnext_ladder", "convnext_large", "convnext_mini", "convnext_small",
     "convnext_tiny",

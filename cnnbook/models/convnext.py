@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnbook.models._checks import check_images, min_input_size
+from cnnbook.models._checks import check_images, check_probability, min_input_size
+from cnnbook.models.efficientnet import StochasticDepth
 
 torch.fx.wrap("check_images")
 
@@ -36,12 +37,6 @@ def _positive_int(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
-
-
-def _check_probability(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def _check_stages(depths: Sequence[int], dims: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -76,27 +71,6 @@ class LayerNorm2d(nn.LayerNorm):
         x = x.permute(0, 2, 3, 1)  # channels last, so layer_norm normalises over them
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
-
-
-class StochasticDepth(nn.Module):
-    """Drop a residual branch per sample with probability ``p`` in training, scaling survivors by 1/(1-p).
-
-    Huang et al. (2016). In eval mode it is the identity. ``p`` must lie in [0, 1): p = 1 would drop always.
-    """
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = _check_probability("stochastic depth probability", p)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = 1.0 - self.p
-        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
-        return x * mask.div_(keep)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class CNBlock(nn.Module):
@@ -211,7 +185,7 @@ class ConvNeXt(nn.Module):
     ) -> None:
         super().__init__()
         depths, dims = _check_stages(depths, dims)
-        _check_probability("stochastic_depth_prob", stochastic_depth_prob)
+        check_probability(stochastic_depth_prob=stochastic_depth_prob)
         _positive_int("num_classes", num_classes)
         _positive_int("in_channels", in_channels)
         if patch_size is None:
@@ -428,7 +402,7 @@ class LadderNet(nn.Module):
             raise ValueError(f"config must be a LadderConfig, got {type(config).__name__}")
         _positive_int("num_classes", num_classes)
         _positive_int("in_channels", in_channels)
-        _check_probability("stochastic_depth_prob", stochastic_depth_prob)
+        check_probability(stochastic_depth_prob=stochastic_depth_prob)
         if isinstance(width_scale, bool) or not isinstance(width_scale, (int, float)) or not width_scale > 0:
             raise ValueError(f"width_scale must be a number > 0, got {width_scale!r}")
         if depths is not None:

@@ -18,7 +18,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from cnnbook.models._checks import check_counts, check_images, check_positive
+from cnnbook.models._checks import check_counts, check_images, check_positive, check_probability
 from cnnbook.models.resnet import SqueezeExcitation
 
 torch.fx.wrap("check_images")
@@ -226,11 +226,6 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _check_dropout(dropout: float) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-
-
 class _MobileNet(nn.Module):
     """Shared forward: ``features`` -> global average pool -> ``classifier``, with an input check.
 
@@ -269,7 +264,7 @@ class MobileNetV1(_MobileNet):
         super().__init__()
         check_counts(num_classes=num_classes, in_channels=in_channels, round_nearest=round_nearest)
         check_positive(width_mult=width_mult)
-        _check_dropout(dropout)
+        check_probability(dropout=dropout)
         norm_layer = norm_layer or nn.BatchNorm2d
         setting = MOBILENET_V1_BLOCKS if block_setting is None else tuple(block_setting)
         self.in_channels = in_channels
@@ -309,7 +304,7 @@ class MobileNetV2(_MobileNet):
         super().__init__()
         check_counts(num_classes=num_classes, in_channels=in_channels, round_nearest=round_nearest)
         check_positive(width_mult=width_mult)
-        _check_dropout(dropout)
+        check_probability(dropout=dropout)
         setting = MOBILENET_V2_SETTING if inverted_residual_setting is None else inverted_residual_setting
         if len(setting) == 0 or any(len(row) != 4 for row in setting):
             raise ValueError(f"inverted_residual_setting must be a non-empty list of (t, c, n, s) rows, got {setting!r}")
@@ -358,7 +353,7 @@ class MobileNetV3(_MobileNet):
         super().__init__()
         check_counts(num_classes=num_classes, in_channels=in_channels, last_channel=last_channel)
         check_positive(width_mult=width_mult)
-        _check_dropout(dropout)
+        check_probability(dropout=dropout)
         if len(inverted_residual_setting) == 0:
             raise ValueError("inverted_residual_setting must list at least one block")
         block = block or InvertedResidual

@@ -17,17 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnbook.models._checks import check_counts, check_images
+from cnnbook.models._checks import check_counts, check_images, check_probability
 
 torch.fx.wrap("check_images")
 
 NormLayer = Callable[[int], nn.Module]
-
-
-def _check_probability(**values: float) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-            raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
 
 
 def _check_divisible(image_size: int, patch_size: int) -> None:
@@ -64,7 +58,7 @@ class SelfAttention(nn.Module):
         check_counts(embed_dim=embed_dim, num_heads=num_heads)
         if embed_dim % num_heads:
             raise ValueError(f"num_heads must divide the width: {embed_dim} is not divisible by {num_heads} heads")
-        _check_probability(dropout=dropout)
+        check_probability(dropout=dropout)
         self.embed_dim = embed_dim
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
@@ -101,7 +95,7 @@ class MLPBlock(nn.Module):
     def __init__(self, in_dim: int, mlp_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
         check_counts(in_dim=in_dim, mlp_dim=mlp_dim)
-        _check_probability(dropout=dropout)
+        check_probability(dropout=dropout)
         self.fc1 = nn.Linear(in_dim, mlp_dim)
         self.act = nn.GELU()
         self.dropout1 = nn.Dropout(dropout)
@@ -128,7 +122,7 @@ class EncoderBlock(nn.Module):
         norm_layer: NormLayer = partial(nn.LayerNorm, eps=1e-6),
     ) -> None:
         super().__init__()
-        _check_probability(dropout=dropout)
+        check_probability(dropout=dropout)
         self.num_heads = num_heads
         self.hidden_dim = hidden_dim
         self.ln_1 = norm_layer(hidden_dim)
@@ -223,7 +217,7 @@ class VisionTransformer(nn.Module):
         if hidden_dim % num_heads:
             raise ValueError(f"num_heads must divide the width: hidden_dim {hidden_dim} is not divisible by "
                              f"{num_heads} heads")
-        _check_probability(dropout=dropout, attention_dropout=attention_dropout)
+        check_probability(dropout=dropout, attention_dropout=attention_dropout)
         self.image_size = image_size
         self.patch_size = patch_size
         self.hidden_dim = hidden_dim
