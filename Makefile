@@ -20,7 +20,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 # `make test-oldtorch`: the package's unit tests in a fresh venv with the oldest torch/torchvision that
 # pyproject.toml allows. PyPI's torch for x86_64 is a CUDA build: about 3 GB to download, about 10 minutes.
 OLD_VENV  := _build/oldtorch-venv
-OLD_PINS  := torch==2.4.1 torchvision==0.19.1 "numpy<2" pytest==9.2.0
+OLD_PINS  := torch==2.4.1 torchvision==0.19.1 "numpy<2" pytest==9.2.0 torchmetrics==1.9.0 pycocotools==2.0.11
 
 .PHONY: book test lab bench execute clean assets browser test-oldtorch
 

@@ -29,6 +29,12 @@ from cnnbook.models.convnext import (
     CNBlock, ConvNeXt, ConvNeXtDownsample, ConvNeXtStem, LadderBlock, LadderConfig, LadderNet, LayerNorm2d,
     convnext_base, convnext_ladder, convnext_large, convnext_mini, convnext_small, convnext_tiny,
 )
+from cnnbook.models.unet import (
+    DoubleConv, Down, UNet, UNetSizes, Up, center_crop, nearest_valid_sizes, overlap_tile_predict, unet, unet_sizes,
+)
+from cnnbook.models.yolo import (
+    DEFAULT_ANCHORS, YOLO, decode_predictions, reshape_head_output, small_yolo, target_logits, yolo_loss,
+)
 from cnnbook.models.vit import (
     EncoderBlock, MLPBlock, SelfAttention, VisionTransformer, attention_rollout, interpolate_embeddings,
     small_vit, vit_b_16, vit_b_32, vit_h_14, vit_l_16, vit_l_32,
@@ -54,6 +60,10 @@ __all__ = [
     "CNBlock", "ConvNeXt", "ConvNeXtDownsample", "ConvNeXtStem", "LadderBlock", "LadderConfig", "LadderNet",
     "LayerNorm2d", "convnext_base", "convnext_ladder", "convnext_large", "convnext_mini", "convnext_small",
     "convnext_tiny",
+    "DoubleConv", "Down", "UNet", "UNetSizes", "Up", "center_crop", "nearest_valid_sizes", "overlap_tile_predict",
+    "unet", "unet_sizes",
+    "DEFAULT_ANCHORS", "YOLO", "decode_predictions", "reshape_head_output", "small_yolo", "target_logits",
+    "yolo_loss",
     "EncoderBlock", "MLPBlock", "SelfAttention", "VisionTransformer", "attention_rollout", "interpolate_embeddings",
     "small_vit", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
 ]

@@ -1,0 +1,209 @@
+"""A small YOLO-style detector for the 64 px scenes of chapter 14 (after YOLOv2/v3, Redmon & Farhadi 2017, 2018).
+
+A backbone of Conv-BN-ReLU blocks and 2x2 max-pools shrinks the image to an S x S grid (64 px -> 8 x 8,
+one cell per 8 px); a head of one 3x3 block and a 1x1 convolution predicts, for each cell and each of A
+anchors, 5 + C numbers: (t_x, t_y, t_w, t_h, objectness, class scores). The target coding lives in
+``cnnbook.detection`` (``encode_targets``, ``decode_boxes``); this module adds the model, the reshaping of
+its output, the loss and the decoding into boxes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cnnbook.detection import batched_nms, decode_boxes
+from cnnbook.models._checks import check_counts, check_images
+from cnnbook.models.mobilenet import ConvNormAct
+
+torch.fx.wrap("check_images")
+
+# Anchor shapes (w, h) in pixels for the 64 px scenes; chapter 14 fits its own with kmeans_anchors.
+DEFAULT_ANCHORS = ((14.0, 14.0), (24.0, 24.0), (36.0, 36.0))
+
+
+def reshape_head_output(x: Tensor, num_anchors: int, num_classes: int) -> Tensor:
+    """Head map (N, A * (5 + C), S, S) -> (N, S, S, A, 5 + C), so ``out[n, row, col, a]`` is one anchor's guess.
+
+    The convolution stacks the anchors along channels, anchor by anchor: channels 0 .. 4 + C belong to
+    anchor 0, the next 5 + C to anchor 1, and so on. ``view`` splits the channels into (A, 5 + C) and
+    ``permute`` moves the grid first; each anchor's vector is (t_x, t_y, t_w, t_h, objectness, C class logits).
+    """
+    check_counts(num_anchors=num_anchors, num_classes=num_classes)
+    depth = 5 + num_classes
+    if x.dim() != 4 or x.shape[1] != num_anchors * depth or x.shape[2] != x.shape[3]:
+        raise ValueError(f"expected a head map (N, {num_anchors} * {depth} = {num_anchors * depth}, S, S), "
+                         f"got {tuple(x.shape)}")
+    n, _, s, _ = x.shape
+    return x.view(n, num_anchors, depth, s, s).permute(0, 3, 4, 1, 2)
+
+
+class YOLO(nn.Module):
+    """``features`` (Conv-BN-ReLU blocks, a 2x2 max-pool between them) -> ``head`` -> (N, S, S, A, 5 + C).
+
+    ``widths`` are the blocks' channels: k widths give k - 1 poolings, so S = image_size / 2^(k - 1).
+    ``anchors`` (A pairs (w, h) in pixels) are kept as a buffer and saved with the weights.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 3,
+        anchors: Sequence[Sequence[float]] | Tensor = DEFAULT_ANCHORS,
+        in_channels: int = 3,
+        image_size: int = 64,
+        widths: Sequence[int] = (16, 32, 64, 128),
+    ) -> None:
+        super().__init__()
+        check_counts(num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+        widths = tuple(widths)
+        if not widths:
+            raise ValueError("widths must name at least one block")
+        check_counts(**{f"widths[{i}]": w for i, w in enumerate(widths)})
+        anchors = torch.as_tensor(anchors, dtype=torch.float32)
+        if anchors.dim() != 2 or anchors.shape[1] != 2 or len(anchors) < 1 or (anchors <= 0).any():
+            raise ValueError(f"anchors must be (w, h) pairs > 0, shape (A, 2), got {tuple(anchors.shape)}")
+        self.stride = 2 ** (len(widths) - 1)
+        if image_size % self.stride:
+            raise ValueError(f"image_size must be a multiple of {self.stride} ({len(widths) - 1} poolings), "
+                             f"got {image_size}")
+        self.num_classes = num_classes
+        self.num_anchors = len(anchors)
+        self.in_channels = in_channels
+        self.image_size = image_size
+        self.grid_size = image_size // self.stride
+        self.register_buffer("anchors", anchors)
+        layers: list[nn.Module] = []
+        prev = in_channels
+        for i, width in enumerate(widths):
+            if i > 0:
+                layers.append(nn.MaxPool2d(2))
+            layers.append(ConvNormAct(prev, width, 3))
+            prev = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            ConvNormAct(prev, prev, 3),
+            nn.Conv2d(prev, self.num_anchors * (5 + num_classes), 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x, self.in_channels, self.image_size, "YOLO", exact=True)
+        x = self.head(self.features(x))
+        return reshape_head_output(x, self.num_anchors, self.num_classes)
+
+
+def small_yolo(
+    num_classes: int = 3,
+    anchors: Sequence[Sequence[float]] | Tensor = DEFAULT_ANCHORS,
+    image_size: int = 64,
+    **kwargs,
+) -> YOLO:
+    """The chapter's detector: 4 blocks (16-32-64-128 channels), 8 x 8 grid at 64 px, 3 anchors by default."""
+    return YOLO(num_classes=num_classes, anchors=anchors, image_size=image_size, **kwargs)
+
+
+def _check_pred(pred: Tensor, name: str = "pred") -> None:
+    if not isinstance(pred, Tensor) or pred.dim() != 5 or pred.shape[1] != pred.shape[2] or pred.shape[-1] < 6:
+        raise ValueError(f"{name} must have shape (N, S, S, A, 5 + C) with C >= 1, got "
+                         f"{getattr(pred, 'shape', type(pred).__name__)}")
+
+
+def yolo_loss(
+    pred: Tensor,
+    targets: Tensor,
+    box_weight: float = 5.0,
+    noobj_weight: float = 0.5,
+    return_parts: bool = False,
+) -> Tensor | tuple[Tensor, dict[str, float]]:
+    """YOLO loss of raw outputs (N, S, S, A, 5 + C) against ``encode_targets`` (N, S, S, A, 6), per image.
+
+    objectness: binary cross-entropy on every anchor (empty ones weighted by ``noobj_weight``: YOLOv1's 0.5,
+    as the many empty anchors would otherwise drown the few with objects);
+    on the responsible anchors only: squared error of the centre offsets sigmoid(t_x), sigmoid(t_y) and of
+    the log-sizes t_w, t_h (weighted by ``box_weight``), and cross-entropy of the class.
+    ``return_parts=True`` also returns the four terms as floats.
+    """
+    _check_pred(pred)
+    if not isinstance(targets, Tensor) or targets.shape != (*pred.shape[:-1], 6):
+        raise ValueError(f"targets must have shape {(*pred.shape[:-1], 6)} (from encode_targets), got "
+                         f"{getattr(targets, 'shape', type(targets).__name__)}")
+    n = pred.shape[0]
+    obj = targets[..., 4]
+    pos = obj > 0.5
+    weight = torch.where(pos, torch.ones_like(obj), torch.full_like(obj, noobj_weight))
+    obj_loss = F.binary_cross_entropy_with_logits(pred[..., 4], obj, weight=weight, reduction="sum") / n
+    p, t = pred[pos], targets[pos]
+    if len(p):
+        xy_loss = ((torch.sigmoid(p[:, :2]) - torch.sigmoid(t[:, :2])) ** 2).sum() / n
+        wh_loss = ((p[:, 2:4] - t[:, 2:4]) ** 2).sum() / n
+        cls_loss = F.cross_entropy(p[:, 5:], t[:, 5].long(), reduction="sum") / n
+    else:
+        xy_loss = wh_loss = cls_loss = pred.sum() * 0.0
+    total = box_weight * (xy_loss + wh_loss) + obj_loss + cls_loss
+    if return_parts:
+        parts = {name: value.item() for name, value in
+                 (("xy", xy_loss.detach()), ("wh", wh_loss.detach()), ("objectness", obj_loss.detach()),
+                  ("class", cls_loss.detach()))}
+        return total, parts
+    return total
+
+
+def target_logits(targets: Tensor, num_classes: int, margin: float = 12.0) -> Tensor:
+    """Turn ``encode_targets`` output into the raw prediction a perfect network would make (for checks).
+
+    Box numbers are copied; objectness is +margin where a box is and -margin elsewhere; the true class
+    gets +margin, the others -margin. ``decode_predictions`` of it returns the encoded boxes with score ~1.
+    """
+    check_counts(num_classes=num_classes)
+    if not isinstance(targets, Tensor) or targets.dim() != 5 or targets.shape[-1] != 6:
+        raise ValueError(f"targets must have shape (N, S, S, A, 6), got {getattr(targets, 'shape', targets)}")
+    pos = targets[..., 4] > 0.5
+    out = torch.full((*targets.shape[:-1], 5 + num_classes), -margin)
+    out[..., :4] = targets[..., :4]
+    out[..., 4] = torch.where(pos, margin, -margin)
+    cls = targets[..., 5].long().clamp(min=0)
+    out[..., 5:] = torch.where(F.one_hot(cls, num_classes).bool() & pos[..., None], margin, -margin)
+    return out
+
+
+def decode_predictions(
+    pred: Tensor,
+    anchors: Tensor,
+    image_size: float,
+    score_threshold: float = 0.25,
+    iou_threshold: float = 0.45,
+    max_detections: int = 100,
+    apply_nms: bool = True,
+) -> list[dict[str, Tensor]]:
+    """Raw outputs (N, S, S, A, 5 + C) -> one dict per image of "boxes" (xyxy px), "scores", "labels".
+
+    score = sigmoid(objectness) x the best class probability (softmax); boxes from ``decode_boxes``,
+    clipped to the image; those with score >= ``score_threshold`` go through per-class NMS
+    (``batched_nms``, skipped when ``apply_nms=False``) and the best ``max_detections`` are kept.
+    The dicts are in torchmetrics' format, ready for ``mean_average_precision``.
+    """
+    _check_pred(pred)
+    if not isinstance(anchors, Tensor) or anchors.shape != (pred.shape[3], 2):
+        raise ValueError(f"anchors must have shape ({pred.shape[3]}, 2) for this prediction, got "
+                         f"{getattr(anchors, 'shape', anchors)}")
+    for name, value in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    check_counts(max_detections=max_detections)
+    pred = pred.detach().float()
+    boxes = decode_boxes(pred[..., :4], anchors.float(), image_size).clamp(0, image_size)
+    probs = torch.softmax(pred[..., 5:], dim=-1)
+    class_prob, labels = probs.max(dim=-1)
+    scores = torch.sigmoid(pred[..., 4]) * class_prob
+    results = []
+    for b, s, lab in zip(boxes.flatten(1, 3), scores.flatten(1), labels.flatten(1)):
+        keep = s >= score_threshold
+        b, s, lab = b[keep], s[keep], lab[keep]
+        if apply_nms:
+            order = batched_nms(b, s, lab, iou_threshold)
+        else:
+            order = torch.sort(s, descending=True, stable=True).indices
+        order = order[:max_detections]
+        results.append({"boxes": b[order], "scores": s[order], "labels": lab[order]})
+    return results

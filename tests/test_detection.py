@@ -1,0 +1,340 @@
+import contextlib
+import io
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from cnnbook.detection import (
+    average_precision,
+    average_precision_per_class,
+    batched_nms,
+    box_area,
+    box_cxcywh_to_xyxy,
+    box_iou,
+    box_xyxy_to_cxcywh,
+    decode_boxes,
+    encode_targets,
+    kmeans_anchors,
+    match_detections,
+    mean_average_precision,
+    mean_best_iou,
+    nms,
+    precision_recall,
+    wh_iou,
+)
+
+
+def random_boxes(n, gen, size=64.0):
+    wh = torch.rand(n, 2, generator=gen) * size / 2 + 1
+    xy = torch.rand(n, 2, generator=gen) * (size - wh)
+    return torch.cat((xy, xy + wh), dim=1)
+
+
+# ----------------------------------------------------------------------------- formats, IoU, NMS
+def test_box_conversions_round_trip_and_known_values():
+    box = torch.tensor([[10.0, 20.0, 30.0, 60.0]])
+    assert torch.equal(box_xyxy_to_cxcywh(box), torch.tensor([[20.0, 40.0, 20.0, 40.0]]))
+    gen = torch.Generator().manual_seed(0)
+    boxes = random_boxes(50, gen)
+    assert torch.allclose(box_cxcywh_to_xyxy(box_xyxy_to_cxcywh(boxes)), boxes, atol=1e-5)
+    assert torch.allclose(box_xyxy_to_cxcywh(boxes), torchvision.ops.box_convert(boxes, "xyxy", "cxcywh"))
+    assert torch.allclose(box_area(boxes), torchvision.ops.box_area(boxes))
+
+
+@pytest.mark.parametrize("n, m", [(0, 3), (3, 0), (1, 1), (40, 30)])
+def test_box_iou_equals_torchvision(n, m):
+    gen = torch.Generator().manual_seed(n + m)
+    a, b = random_boxes(n, gen), random_boxes(m, gen)
+    ours = box_iou(a, b)
+    assert ours.shape == (n, m)
+    assert torch.allclose(ours, torchvision.ops.box_iou(a, b), atol=1e-6)
+
+
+def test_box_iou_known_values():
+    a = torch.tensor([[0.0, 0.0, 2.0, 2.0]])
+    b = torch.tensor([[1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0], [5.0, 5.0, 6.0, 6.0], [2.0, 0.0, 4.0, 2.0]])
+    assert torch.allclose(box_iou(a, b), torch.tensor([[1 / 7, 1.0, 0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 30, 300])
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.9])
+def test_nms_and_batched_nms_equal_torchvision_incl_ties(n, threshold):
+    gen = torch.Generator().manual_seed(n)
+    boxes = random_boxes(n, gen)
+    for scores in (torch.rand(n, generator=gen), torch.randint(0, 4, (n,), generator=gen).float()):  # ties
+        assert torch.equal(nms(boxes, scores, threshold), torchvision.ops.nms(boxes, scores, threshold))
+        idxs = torch.randint(0, 3, (n,), generator=gen)
+        assert torch.equal(batched_nms(boxes, scores, idxs, threshold),
+                           torchvision.ops.batched_nms(boxes, scores, idxs, threshold))
+
+
+def test_nms_keeps_separate_boxes_and_drops_duplicates():
+    boxes = torch.tensor([[0.0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]])
+    assert nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
+    assert batched_nms(boxes, torch.tensor([0.9, 0.8, 0.7]), torch.tensor([0, 1, 0]), 0.5).tolist() == [0, 1, 2]
+
+
+def test_boxes_bad_input():
+    good = torch.tensor([[0.0, 0, 1, 1]])
+    with pytest.raises(ValueError, match="x2 >= x1"):
+        box_iou(torch.tensor([[5.0, 0, 1, 1]]), good)
+    with pytest.raises(ValueError, match=r"\(K, 4\)"):
+        box_iou(torch.zeros(3, 5), good)
+    with pytest.raises(ValueError, match="float"):
+        box_iou(torch.zeros(1, 4, dtype=torch.long), good)
+    with pytest.raises(ValueError, match="scores"):
+        nms(good, torch.tensor([0.5, 0.4]), 0.5)
+    with pytest.raises(ValueError, match="iou_threshold"):
+        nms(good, torch.tensor([0.5]), 1.5)
+    with pytest.raises(ValueError, match="idxs"):
+        batched_nms(good, torch.tensor([0.5]), torch.tensor([0, 1]), 0.5)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 4\)"):
+        box_xyxy_to_cxcywh(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="w >= 0"):
+        box_cxcywh_to_xyxy(torch.tensor([[0.0, 0, -1, 1]]))
+
+
+# --------------------------------------------------------------------------------------- anchors
+def clustered_wh(gen, centres, per_cluster=60, spread=0.05):
+    wh = [torch.tensor(c) * (1 + spread * torch.randn(per_cluster, 2, generator=gen)) for c in centres]
+    return torch.cat(wh)
+
+
+def test_kmeans_anchors_finds_known_clusters_deterministically():
+    gen = torch.Generator().manual_seed(0)
+    centres = [(8.0, 8.0), (30.0, 12.0), (14.0, 40.0)]
+    wh = clustered_wh(gen, centres)
+    anchors = kmeans_anchors(wh, 3, seed=0)
+    assert anchors.shape == (3, 2)
+    expected = torch.tensor(sorted(centres, key=lambda c: c[0] * c[1]))
+    assert torch.allclose(anchors, expected, rtol=0.03)
+    for seed in (1, 2, 3):
+        assert torch.allclose(kmeans_anchors(wh, 3, seed=seed), anchors, rtol=1e-4)
+    assert torch.equal(kmeans_anchors(wh, 3, seed=0), anchors)
+    assert mean_best_iou(wh, anchors) > 0.85
+    assert mean_best_iou(wh, anchors) > mean_best_iou(wh, kmeans_anchors(wh, 1)) + 0.2
+    # areas increase
+    area = anchors.prod(dim=1)
+    assert (area[1:] > area[:-1]).all()
+
+
+def test_wh_iou_and_kmeans_bad_input():
+    assert torch.allclose(wh_iou(torch.tensor([[2.0, 2.0]]), torch.tensor([[1.0, 4.0]])), torch.tensor([[2 / 6]]))
+    with pytest.raises(ValueError, match="k must"):
+        kmeans_anchors(torch.ones(5, 2), 0)
+    with pytest.raises(ValueError, match="at least k"):
+        kmeans_anchors(torch.ones(2, 2), 3)
+    with pytest.raises(ValueError, match="distinct"):
+        kmeans_anchors(torch.ones(5, 2), 2)
+    with pytest.raises(ValueError, match=r"\(K, 2\)"):
+        kmeans_anchors(torch.ones(5, 3), 2)
+    with pytest.raises(ValueError, match="> 0"):
+        kmeans_anchors(torch.tensor([[1.0, 1.0], [0.0, 2.0]]), 1)
+
+
+# ----------------------------------------------------------------------------------- YOLO coding
+ANCHORS = torch.tensor([[10.0, 10.0], [20.0, 30.0], [40.0, 40.0]])
+
+
+def test_encode_then_decode_gives_the_boxes_back():
+    gen = torch.Generator().manual_seed(0)
+    boxes = [random_boxes(4, gen), random_boxes(1, gen), torch.zeros(0, 4)]
+    labels = [torch.tensor([0, 1, 2, 1]), torch.tensor([2]), torch.zeros(0, dtype=torch.long)]
+    t = encode_targets(boxes, labels, ANCHORS, grid_size=8, image_size=64)
+    assert t.shape == (3, 8, 8, 3, 6)
+    decoded = decode_boxes(t[..., :4], ANCHORS, 64)
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        pos = t[i, ..., 4] > 0.5
+        assert int(pos.sum()) == len(b)  # no two of these boxes share a slot
+        got, got_lab = decoded[i][pos], t[i][pos][:, 5].long()
+        # match decoded to original boxes (slot order is not box order)
+        for box, label in zip(b, lab):
+            j = int(box_iou(box[None], got).argmax())
+            assert torch.allclose(got[j], box, atol=1e-3) and got_lab[j] == label
+    assert (t[2, ..., 4] == 0).all() and (t[2, ..., 5] == -1).all()
+
+
+def test_encoding_convention_known_box():
+    # a 16 x 32 box centred at (20, 44) on an 8 x 8 grid of 8 px cells: cell (row 5, col 2), offsets (0.5, 0.5)
+    box = torch.tensor([[12.0, 28.0, 28.0, 60.0]])
+    t = encode_targets([box], [torch.tensor([1])], ANCHORS, 8, 64)
+    slot = t[0, 5, 2, 1]  # anchor 1 (20 x 30) fits a 16 x 32 box best
+    assert slot[4] == 1 and slot[5] == 1
+    assert torch.allclose(slot[:2], torch.zeros(2), atol=1e-6)  # logit(0.5) = 0
+    assert torch.allclose(slot[2:4], torch.log(torch.tensor([16 / 20, 32 / 30])))
+    assert int((t[..., 4] > 0).sum()) == 1
+
+
+def test_encode_two_boxes_in_one_slot_later_wins():
+    a = torch.tensor([[10.0, 10.0, 20.0, 20.0]])
+    b = torch.tensor([[11.0, 11.0, 19.0, 19.0]])  # same cell (1, 1), same anchor
+    t = encode_targets([torch.cat((a, b))], [torch.tensor([0, 2])], ANCHORS, 8, 64)
+    assert int((t[..., 4] > 0).sum()) == 1 and t[..., 5].max() == 2
+
+
+def test_coding_bad_input():
+    box = [torch.tensor([[0.0, 0, 10, 10]])]
+    lab = [torch.tensor([0])]
+    with pytest.raises(ValueError, match="grid_size"):
+        encode_targets(box, lab, ANCHORS, 0, 64)
+    with pytest.raises(ValueError, match="anchors"):
+        encode_targets(box, lab, torch.ones(3), 8, 64)
+    with pytest.raises(ValueError, match="one entry per image"):
+        encode_targets(box, [], ANCHORS, 8, 64)
+    with pytest.raises(ValueError, match="inside"):
+        encode_targets([torch.tensor([[0.0, 0, 70, 10]])], lab, ANCHORS, 8, 64)
+    with pytest.raises(ValueError, match="x2 >= x1"):
+        encode_targets([torch.tensor([[9.0, 0, 1, 10]])], lab, ANCHORS, 8, 64)
+    with pytest.raises(ValueError, match="labels"):
+        encode_targets(box, [torch.tensor([0, 1])], ANCHORS, 8, 64)
+    with pytest.raises(ValueError, match="class indices"):
+        encode_targets(box, [torch.tensor([-1])], ANCHORS, 8, 64)
+    with pytest.raises(ValueError, match="anchors per cell"):
+        decode_boxes(torch.zeros(1, 8, 8, 2, 4), ANCHORS, 64)
+    with pytest.raises(ValueError, match=r"\(\.\.\., S, S, A, 4\)"):
+        decode_boxes(torch.zeros(1, 8, 4, 3, 4), ANCHORS, 64)
+
+
+# ------------------------------------------------------------------------------------------- mAP
+def random_scene(gen, n_images, num_classes=3, jitter=3.0):
+    """Targets, and predictions = jittered targets (some dropped) + random false positives."""
+    preds, targets = [], []
+    for _ in range(n_images):
+        k = int(torch.randint(0, 6, (1,), generator=gen))
+        boxes = random_boxes(k, gen)
+        labels = torch.randint(0, num_classes, (k,), generator=gen)
+        kept = torch.rand(k, generator=gen) < 0.85
+        moved = boxes[kept] + torch.randn(int(kept.sum()), 4, generator=gen) * jitter
+        moved = torch.cat((moved[:, :2].minimum(moved[:, 2:]), moved[:, :2].maximum(moved[:, 2:])), dim=1)
+        extra = random_boxes(int(torch.randint(0, 4, (1,), generator=gen)), gen)
+        p_boxes = torch.cat((moved, extra))
+        p_labels = torch.cat((labels[kept], torch.randint(0, num_classes, (len(extra),), generator=gen)))
+        preds.append({"boxes": p_boxes, "scores": torch.rand(len(p_boxes), generator=gen), "labels": p_labels})
+        targets.append({"boxes": boxes, "labels": labels})
+    return preds, targets
+
+
+def torchmetrics_map50(preds, targets):
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(iou_thresholds=[0.5], backend="pycocotools")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metric.update(preds, targets)
+        return float(metric.compute()["map"])
+
+
+def pycocotools_ap50(preds, targets, num_classes=3):
+    """COCOeval run directly (maxDets 100, area 'all', IoU 0.5): per-class AP50 mean."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    anns, dets = [], []
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        for b, lab in zip(t["boxes"].tolist(), t["labels"].tolist()):
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": lab, "iscrowd": 0,
+                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "area": (b[2] - b[0]) * (b[3] - b[1])})
+        for b, lab, s in zip(p["boxes"].tolist(), p["labels"].tolist(), p["scores"].tolist()):
+            dets.append({"image_id": i, "category_id": lab, "score": s, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+    gt = COCO()
+    gt.dataset = {"images": [{"id": i} for i in range(len(targets))], "annotations": anns,
+                  "categories": [{"id": c} for c in range(num_classes)]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        evaluation = COCOeval(gt, gt.loadRes(dets), "bbox")
+        evaluation.params.iouThrs = np.array([0.5])
+        evaluation.evaluate()
+        evaluation.accumulate()
+    precision = evaluation.eval["precision"][0, :, :, 0, -1]  # (recall points, classes), area all, maxDets 100
+    aps = [precision[:, c].mean() for c in range(num_classes) if (precision[:, c] > -1).all()]
+    return float(np.mean(aps))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_map_equals_coco_and_torchmetrics_on_random_scenes(seed):
+    gen = torch.Generator().manual_seed(seed)
+    preds, targets = random_scene(gen, 30)
+    ours101 = mean_average_precision(preds, targets, interpolation="coco101")
+    assert ours101 == pytest.approx(pycocotools_ap50(preds, targets), abs=1e-6)
+    reference = torchmetrics_map50(preds, targets)
+    assert ours101 == pytest.approx(reference, abs=0.01)
+    assert mean_average_precision(preds, targets) == pytest.approx(reference, abs=0.01)  # all-point
+
+
+def crafted_cases():
+    box = torch.tensor([[10.0, 10.0, 30.0, 30.0]])
+    far = torch.tensor([[40.0, 40.0, 60.0, 60.0]])
+    one = torch.tensor([1])
+    perfect = ([{"boxes": box, "scores": torch.tensor([0.9]), "labels": one}], [{"boxes": box, "labels": one}])
+    duplicate = ([{"boxes": torch.cat((box, box + 1)), "scores": torch.tensor([0.9, 0.8]), "labels": torch.tensor([1, 1])}],
+                 [{"boxes": box, "labels": one}])
+    wrong_class = ([{"boxes": box, "scores": torch.tensor([0.9]), "labels": torch.tensor([2])}],
+                   [{"boxes": box, "labels": one}])
+    missed = ([{"boxes": far, "scores": torch.tensor([0.9]), "labels": one},
+               {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.long)}],
+              [{"boxes": box, "labels": one}, {"boxes": far, "labels": one}])
+    fp_first = ([{"boxes": torch.cat((far, box)), "scores": torch.tensor([0.9, 0.5]), "labels": torch.tensor([1, 1])}],
+                [{"boxes": box, "labels": one}])
+    return {"perfect": (perfect, 1.0), "duplicate": (duplicate, 1.0), "wrong_class": (wrong_class, 0.0),
+            "missed": (missed, 0.0), "fp_first": (fp_first, 0.5)}
+
+
+@pytest.mark.parametrize("name", list(crafted_cases()))
+def test_map_crafted_cases(name):
+    (preds, targets), expected = crafted_cases()[name]
+    assert mean_average_precision(preds, targets) == pytest.approx(expected, abs=1e-9)
+    assert mean_average_precision(preds, targets, interpolation="coco101") == pytest.approx(
+        torchmetrics_map50(preds, targets), abs=0.01)
+
+
+def test_precision_recall_and_interpolations_by_hand():
+    # detections: TP, FP, TP, FP, of 3 ground-truth boxes
+    precision, recall = precision_recall(torch.tensor([True, False, True, False]), 3)
+    assert torch.allclose(precision, torch.tensor([1, 1 / 2, 2 / 3, 2 / 4], dtype=torch.float64))
+    assert torch.allclose(recall, torch.tensor([1 / 3, 1 / 3, 2 / 3, 2 / 3], dtype=torch.float64))
+    # envelope: 1 up to recall 1/3, 2/3 up to 2/3, nothing beyond
+    assert average_precision(precision, recall, "all") == pytest.approx(1 / 3 + (1 / 3) * (2 / 3))
+    coco = (34 * 1 + 33 * (2 / 3)) / 101  # recall points 0..0.33 -> 1, 0.34..0.66 -> 2/3, rest 0
+    assert average_precision(precision, recall, "coco101") == pytest.approx(coco)
+    assert average_precision(precision, recall, "voc11") == pytest.approx((4 * 1 + 3 * (2 / 3)) / 11)
+
+
+def test_match_detections_sorts_and_matches_greedily():
+    gt = torch.tensor([[0.0, 0, 10, 10]])
+    preds = [{"boxes": torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 9]]), "scores": torch.tensor([0.3, 0.8]),
+              "labels": torch.tensor([0, 0])}]
+    scores, is_tp, n_gt = match_detections(preds, [{"boxes": gt, "labels": torch.tensor([0])}], 0)
+    assert scores.tolist() == pytest.approx([0.8, 0.3]) and is_tp.tolist() == [True, False] and n_gt == 1
+
+
+def test_map_per_class_and_no_ground_truth():
+    (preds, targets), _ = crafted_cases()["wrong_class"]
+    assert average_precision_per_class(preds, targets) == {1: 0.0}  # class 2 only predicted: left out
+    empty = [{"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}]
+    assert math.isnan(mean_average_precision(preds, empty))
+
+
+def test_map_bad_input():
+    (preds, targets), _ = crafted_cases()["perfect"]
+    with pytest.raises(ValueError, match="one dict per image"):
+        mean_average_precision([], targets)
+    with pytest.raises(ValueError, match="one dict per image"):
+        mean_average_precision(preds, targets * 2)
+    with pytest.raises(ValueError, match="keys"):
+        mean_average_precision([{"boxes": torch.zeros(0, 4)}], targets)
+    bad = [{"boxes": torch.tensor([[30.0, 10, 10, 30]]), "scores": torch.tensor([0.9]), "labels": torch.tensor([1])}]
+    with pytest.raises(ValueError, match="x2 >= x1"):
+        mean_average_precision(bad, targets)
+    short = [{"boxes": torch.zeros(2, 4), "scores": torch.tensor([0.9]), "labels": torch.tensor([1, 1])}]
+    with pytest.raises(ValueError, match="scores"):
+        mean_average_precision(short, targets)
+    with pytest.raises(ValueError, match="interpolation"):
+        mean_average_precision(preds, targets, interpolation="voc12")
+    with pytest.raises(ValueError, match="iou_threshold"):
+        mean_average_precision(preds, targets, iou_threshold=2)
+    with pytest.raises(ValueError, match="n_gt"):
+        precision_recall(torch.tensor([True]), 0)
