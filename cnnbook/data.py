@@ -378,6 +378,27 @@ class _Painter:
         return alpha
 
 
+def _background(rng: np.random.Generator, bank: tuple[np.ndarray, ...], painter: "_Painter", max_clutter: int,
+                clutter_radius: tuple[float, float]) -> np.ndarray:
+    """A random crop of a shipped photo (maybe mirrored, channels shuffled, contrast lowered) with 0 to
+    ``max_clutter`` small blobs and bars painted on it: the backdrop of Shapes10 and of the scenes."""
+    size = painter.size
+    photo = bank[rng.integers(len(bank))]
+    top, left = rng.integers(0, photo.shape[1] - size + 1), rng.integers(0, photo.shape[2] - size + 1)
+    crop = photo[:, top : top + size, left : left + size]
+    if rng.random() < 0.5:
+        crop = crop[:, :, ::-1]
+    crop = crop[rng.permutation(3)]
+    mean = crop.mean()
+    canvas = np.clip(mean + (crop - mean) * rng.uniform(0.25, 0.7) + rng.uniform(-0.15, 0.15), 0, 1)
+    canvas = np.ascontiguousarray(canvas, dtype=np.float32)
+    for _ in range(rng.integers(0, max_clutter + 1)):
+        painter.paint(canvas, "circle" if rng.random() < 0.5 else "square", *rng.uniform(0, size, 2),
+                      rng.uniform(*clutter_radius) * size, rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 1.0),
+                      rng.uniform(0, 1, 3))
+    return canvas
+
+
 def _luminance(rgb: np.ndarray) -> float:
     return float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
 
@@ -420,19 +441,7 @@ def make_shapes10(n: int, image_size: int = 32, seed: int = 0) -> Shapes10:
     rng.shuffle(labels)
     images = np.empty((n, 3, size, size), dtype=np.float32)
     for i in range(n):
-        photo = bank[rng.integers(len(bank))]
-        top, left = rng.integers(0, photo.shape[1] - size + 1), rng.integers(0, photo.shape[2] - size + 1)
-        crop = photo[:, top : top + size, left : left + size]
-        if rng.random() < 0.5:
-            crop = crop[:, :, ::-1]
-        crop = crop[rng.permutation(3)]
-        mean = crop.mean()
-        canvas = np.clip(mean + (crop - mean) * rng.uniform(0.25, 0.7) + rng.uniform(-0.15, 0.15), 0, 1)
-        canvas = np.ascontiguousarray(canvas, dtype=np.float32)
-        for _ in range(rng.integers(0, 3)):  # clutter: small blobs and bars behind the object
-            painter.paint(canvas, "circle" if rng.random() < 0.5 else "square", *rng.uniform(0, size, 2),
-                          rng.uniform(0.05, 0.12) * size, rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 1.0),
-                          rng.uniform(0, 1, 3))
+        canvas = _background(rng, bank, painter, max_clutter=2, clutter_radius=(0.05, 0.12))
         radius = rng.uniform(0.28, 0.42) * size
         cy, cx = rng.uniform(0.9 * radius, size - 0.9 * radius, 2)
         colour = rng.uniform(0, 1, 3)
@@ -552,19 +561,7 @@ def make_scenes(
     instances = np.zeros((n, size, size), dtype=np.int64)
     boxes, box_labels = [], []
     for i in range(n):
-        photo = bank[rng.integers(len(bank))]
-        top, left = rng.integers(0, photo.shape[1] - size + 1), rng.integers(0, photo.shape[2] - size + 1)
-        crop = photo[:, top : top + size, left : left + size]
-        if rng.random() < 0.5:
-            crop = crop[:, :, ::-1]
-        crop = crop[rng.permutation(3)]
-        mean = crop.mean()
-        canvas = np.clip(mean + (crop - mean) * rng.uniform(0.25, 0.7) + rng.uniform(-0.15, 0.15), 0, 1)
-        canvas = np.ascontiguousarray(canvas, dtype=np.float32)
-        for _ in range(rng.integers(0, 4)):  # clutter: small blobs and bars behind the objects
-            painter.paint(canvas, "circle" if rng.random() < 0.5 else "square", *rng.uniform(0, size, 2),
-                          rng.uniform(0.04, 0.08) * size, rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 1.0),
-                          rng.uniform(0, 1, 3))
+        canvas = _background(rng, bank, painter, max_clutter=3, clutter_radius=(0.04, 0.08))
         owner = np.zeros((size, size), dtype=np.int64)  # which object each pixel shows (0: none)
         areas, kinds = [0], [-1]
         for _ in range(rng.integers(1, max_objects + 1)):

@@ -20,13 +20,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnbook.models._checks import check_counts, check_images, check_positive, check_probability
-from cnnbook.models.mobilenet import ConvNormAct, make_divisible
+from cnnbook.models.mobilenet import ConvNormAct, init_weights, make_divisible
 from cnnbook.models.resnet import SqueezeExcitation
 from cnnbook.models.weights import load_torchvision_weights
 
 torch.fx.wrap("check_images")
 
 NormLayer = Callable[[int], nn.Module]
+
+
+def _uniform_by_outputs(linear: nn.Linear) -> None:
+    bound = 1.0 / math.sqrt(linear.out_features)
+    nn.init.uniform_(linear.weight, -bound, bound)
 
 
 class StochasticDepth(nn.Module):
@@ -257,21 +262,7 @@ class EfficientNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(dropout, inplace=True), nn.Linear(head_out, num_classes))
         self.min_size = stem_stride * math.prod(s.stride for s in stages)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                bound = 1.0 / math.sqrt(m.out_features)
-                nn.init.uniform_(m.weight, -bound, bound)
-                nn.init.zeros_(m.bias)
+        init_weights(self, linear_init=_uniform_by_outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         check_images(x, 3, self.min_size, "EfficientNet")

@@ -212,7 +212,13 @@ def _inplace(activation: ActLayer) -> ActLayer:
     return activation
 
 
-def _init_weights(model: nn.Module) -> None:
+def _normal_001(linear: nn.Linear) -> None:
+    nn.init.normal_(linear.weight, 0, 0.01)
+
+
+def init_weights(model: nn.Module, linear_init: Callable[[nn.Linear], None] = _normal_001) -> None:
+    """torchvision's initialisation of the efficient networks: He-normal (fan-out) convolutions, unit norms,
+    zero biases, and ``linear_init`` for the classifier's weights (MobileNet: N(0, 0.01))."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -222,7 +228,7 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
+            linear_init(m)
             nn.init.zeros_(m.bias)
 
 
@@ -279,7 +285,7 @@ class MobileNetV1(_MobileNet):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
-        _init_weights(self)
+        init_weights(self)
 
 
 class MobileNetV2(_MobileNet):
@@ -325,7 +331,7 @@ class MobileNetV2(_MobileNet):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.last_channel, num_classes))
-        _init_weights(self)
+        init_weights(self)
         self.TORCHVISION_RENAMES = tuple(
             pair for i, m in enumerate(self.features) if isinstance(m, InvertedResidual)
             for pair in m.torchvision_names(f"features.{i}", "conv")
@@ -379,7 +385,7 @@ class MobileNetV3(_MobileNet):
         self.classifier = nn.Sequential(
             nn.Linear(last_conv, last_channel), nn.Hardswish(inplace=True), nn.Dropout(dropout), nn.Linear(last_channel, num_classes)
         )
-        _init_weights(self)
+        init_weights(self)
         self.TORCHVISION_RENAMES = tuple(
             pair for i, m in enumerate(self.features) if isinstance(m, InvertedResidual)
             for pair in m.torchvision_names(f"features.{i}", "block")
