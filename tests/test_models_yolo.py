@@ -146,3 +146,10 @@ def test_yolo_bad_input():
         decode_predictions(pred, ANCHORS, 64, max_detections=0)
     with pytest.raises(ValueError, match="targets must have shape"):
         target_logits(torch.zeros(1, 8, 8, 3, 5), 3)
+
+
+def test_yolo_can_be_drawn():
+    from cnnbook.diagram import network_graph
+
+    graph = network_graph(small_yolo(), (3, 64, 64))
+    assert graph is not None

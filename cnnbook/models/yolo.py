@@ -40,6 +40,9 @@ def reshape_head_output(x: Tensor, num_anchors: int, num_classes: int) -> Tensor
     return x.view(n, num_anchors, depth, s, s).permute(0, 3, 4, 1, 2)
 
 
+torch.fx.wrap("reshape_head_output")  # one leaf call in a traced graph (its shape checks are Python control flow)
+
+
 class YOLO(nn.Module):
     """``features`` (Conv-BN-ReLU blocks, a 2x2 max-pool between them) -> ``head`` -> (N, S, S, A, 5 + C).
 
