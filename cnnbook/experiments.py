@@ -176,11 +176,11 @@ def compare(a: SeedRuns, b: SeedRuns) -> str:
             f"{a.low:.3f}-{a.high:.3f} and {b.low:.3f}-{b.high:.3f} overlap, so this run cannot order them")
 
 
-def results_table(runs: Sequence[SeedRuns]) -> str:
-    """A Markdown table: model, parameters, mean ± std test accuracy, min-max over seeds."""
+def results_table(runs: Sequence[SeedRuns], metric: str = "test accuracy") -> str:
+    """A Markdown table: model, parameters, mean ± std of ``metric`` (what ``test_acc`` holds), min-max over seeds."""
     if not runs:
         raise ValueError("results_table needs at least one SeedRuns")
-    lines = ["| model | parameters | test accuracy (mean ± std) | min-max over seeds | seeds |",
+    lines = [f"| model | parameters | {metric} (mean ± std) | min-max over seeds | seeds |",
              "|---|---:|---:|---:|---:|"]
     for r in runs:
         lines.append(f"| {r.name} | {r.params:,} | {r.mean:.3f} ± {r.std:.3f} | {r.low:.3f}-{r.high:.3f} | {len(r.seeds)} |")

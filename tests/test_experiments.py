@@ -59,6 +59,8 @@ def test_results_table_and_plot():
     table = ex.results_table([_runs("A", [0.5, 0.7]), _runs("B", [0.9, 0.9])])
     lines = table.splitlines()
     assert len(lines) == 4 and lines[2].startswith("| A | 10 | 0.600 ± 0.141 | 0.500-0.700 | 2 |")
+    assert "test accuracy (mean" in lines[0]
+    assert ex.results_table([_runs("A", [0.5])], metric="mAP@0.5").splitlines()[0].startswith("| model | parameters | mAP@0.5 (mean")
     fig = ex.plot_runs([_runs("A", [0.5, 0.7])], title="t")
     assert isinstance(fig, matplotlib.figure.Figure)
 
