@@ -6,6 +6,8 @@ import torchvision
 from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation
 
+from cnnbook.models.weights import calibrate_batchnorm
+
 from cnnbook.models import load_torchvision_weights
 from cnnbook.models.mobilenet import (
     MOBILENET_V1_BLOCKS,
@@ -83,16 +85,13 @@ def test_torchvision_weights_load_for_every_variant(name, kwargs):
 
 
 def _randomise_bn(model: nn.Module, g: torch.Generator) -> None:
-    """Random BN scales and shifts, and running statistics taken from a random batch: statistics drawn blindly
-    (mean ~0, variance ~1) shrink the input's signal at every stage until the logits hardly depend on the input."""
+    """Random BN scales and shifts, and running statistics taken from a random batch (calibrate_batchnorm)."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
                 m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
-                m.momentum = 1.0  # the next training-mode batch sets the running statistics
-        model.train()(torch.randn(4, 3, 64, 48, generator=g))
-    model.eval()
+    calibrate_batchnorm(model, torch.randn(4, 3, 64, 48, generator=g))
 
 
 @pytest.mark.parametrize("name,kwargs", [("mobilenet_v2", {}), ("mobilenet_v3_small", {}), ("mobilenet_v3_large", {}),

@@ -67,3 +67,18 @@ def test_bad_arguments():
         load_torchvision_weights({"a": 1}, Theirs())
     with pytest.raises(ValueError, match="source must be an nn.Module or a state_dict"):
         load_torchvision_weights(Ours(), [1, 2])
+
+
+def test_calibrate_batchnorm_takes_the_batch_statistics_and_restores_momentum():
+    from cnnbook.models.weights import calibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+    x = torch.randn(8, 3, 10, 10) * 3 + 1
+    assert calibrate_batchnorm(model, x) is model and not model.training
+    first = model[0](x)
+    assert torch.allclose(model[1].running_mean, first.mean((0, 2, 3)), atol=1e-5)
+    assert torch.allclose(model[1].running_var, first.var((0, 2, 3)), rtol=1e-4)
+    assert model[1].momentum == 0.1 and model[4].momentum == 0.1
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        calibrate_batchnorm(nn.Linear(2, 2), torch.randn(1, 2))

@@ -3,7 +3,7 @@
 As in torchvision, a builder shadows its module's name (``cnnbook.models.alexnet`` is the function);
 import classes from the modules, e.g. ``from cnnbook.models.alexnet import AlexNet``.
 """
-from cnnbook.models.weights import load_torchvision_weights
+from cnnbook.models.weights import calibrate_batchnorm, load_torchvision_weights
 from cnnbook.models.simple_cnn import SimpleCNN, SmallCNN, simple_cnn, small_cnn
 from cnnbook.models.lenet import LeNet5, lenet5
 from cnnbook.models.alexnet import AlexNet, alexnet
@@ -41,7 +41,7 @@ from cnnbook.models.vit import (
 )
 
 __all__ = [
-    "load_torchvision_weights",
+    "load_torchvision_weights", "calibrate_batchnorm",
     "SimpleCNN", "simple_cnn", "SmallCNN", "small_cnn",
     "LeNet5", "lenet5",
     "AlexNet", "alexnet",

@@ -61,3 +61,24 @@ def load_torchvision_weights(
         )
     model.load_state_dict(mapped, strict=True)
     return model
+
+
+@torch.no_grad()
+def calibrate_batchnorm(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Set every BatchNorm's running statistics to those of the batch ``x`` and return ``model`` in eval mode.
+
+    Equality tests need realistic statistics: drawn at random (mean ~0, variance ~1), they shrink a deep
+    network's signal stage by stage until its logits hardly depend on the input, and any two networks agree.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        raise ValueError(f"{type(model).__name__} has no BatchNorm layer to calibrate")
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 1.0  # the next training-mode batch replaces the running statistics
+    try:
+        model.train()(x)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+    return model.eval()
