@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from cnnbook.models import load_torchvision_weights
+from cnnbook.models import calibrate_batchnorm, load_torchvision_weights
 from cnnbook.models import efficientnet as E
 from cnnbook.profile import count_params
 
@@ -28,15 +28,11 @@ def _randomise_batchnorm(model: nn.Module, x: torch.Tensor, seed: int = 1) -> nn
     initialisation, leaving outputs that no longer depend on the input; measured ones keep it alive.
     """
     g = torch.Generator().manual_seed(seed)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for m in bns:
-        m.momentum = 1.0
-    model.train()
+    calibrate_batchnorm(model, x)
     with torch.no_grad():
-        model(x)
-        for m in bns:
-            m.momentum = 0.1
-            m.running_var.mul_(0.95 + 0.1 * torch.rand(m.num_features, generator=g))
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_var.mul_(0.95 + 0.1 * torch.rand(m.num_features, generator=g))
     return model.eval()
 
 
