@@ -25,6 +25,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
+    stopped_epoch: int | None = None  # set when early stopping ended the run before `epochs`
 
     def __len__(self) -> int:
         return len(self.train_loss)
@@ -119,13 +120,15 @@ def fit(
     amp: bool = False,
     seed: int | None = 0,
     keep_best: bool = False,
+    patience: int | None = None,
     progress: bool = True,
 ) -> History:
     """Train a classifier and return its :class:`History` (loss and accuracy per epoch).
 
     ``scheduler='cosine'`` anneals the learning rate to zero over all steps; ``clip_grad`` clips the
     gradient norm; ``amp`` uses mixed precision on CUDA (ignored elsewhere); ``keep_best`` restores the
-    weights of the epoch with the best validation accuracy. With a seed, CPU runs repeat exactly.
+    weights of the epoch with the best validation accuracy; ``patience=k`` stops early once k epochs in a
+    row bring no better validation accuracy. With a seed, CPU runs repeat exactly.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -133,6 +136,11 @@ def fit(
         raise ValueError(f"lr must be > 0, got {lr}")
     if keep_best and val_data is None:
         raise ValueError("keep_best=True needs val_data")
+    if patience is not None:
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
+            raise ValueError(f"patience must be a positive int or None, got {patience!r}")
+        if val_data is None:
+            raise ValueError("patience (early stopping) needs val_data")
     if seed is not None:
         set_seed(seed)
     device = torch.device(device) if device is not None else get_device()
@@ -187,10 +195,14 @@ def fit(
             val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn)
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
-            if keep_best and val_acc > best_acc:
+            if val_acc > best_acc:
                 best_acc, history.best_epoch = val_acc, epoch
-                best_state = copy.deepcopy(model.state_dict())
+                if keep_best:
+                    best_state = copy.deepcopy(model.state_dict())
         history.seconds.append(time.perf_counter() - start)
+        if patience is not None and epoch - history.best_epoch >= patience and epoch + 1 < epochs:
+            history.stopped_epoch = epoch
+            break
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -97,3 +97,22 @@ def test_history_defaults():
 def test_data_that_does_not_fit_the_model_is_a_clear_error():
     with pytest.raises(ValueError, match=r"cannot run on a batch of shape \(64, 3\)"):
         fit(toy_model(), TensorDataset(torch.randn(64, 3), torch.zeros(64, dtype=torch.long)), progress=False)
+
+
+def test_fit_stops_early_when_validation_accuracy_stalls():
+    # lr so small the weights cannot move: accuracy never improves after the first epoch
+    h = fit(toy_model(), toy_data(), toy_data(seed=1), epochs=10, lr=1e-12, patience=2, progress=False)
+    assert (len(h), h.best_epoch, h.stopped_epoch) == (3, 0, 2)
+    full = fit(toy_model(), toy_data(), toy_data(seed=1), epochs=3, lr=0.05, patience=5, progress=False)
+    assert len(full) == 3 and full.stopped_epoch is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"patience": 0}, "patience must be a positive int"),
+    ({"patience": 1.5}, "patience must be a positive int"),
+    ({"patience": 2, "val": None}, "needs val_data"),
+])
+def test_fit_rejects_bad_patience(kwargs, message):
+    val = kwargs.pop("val", toy_data(seed=1))
+    with pytest.raises(ValueError, match=message):
+        fit(toy_model(), toy_data(), val, epochs=2, progress=False, **kwargs)
