@@ -1,0 +1,81 @@
+"""Checkers for the exercises of chapter 17, "An end-to-end project".
+
+Each expected answer is computed here with ``cnnbook.evaluate`` and ``cnnbook.cam``, out of the reader's sight.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnbook.cam import occlusion_map
+from cnnbook.evaluate import calibration, per_class_accuracy
+from cnnbook.exercises import check, check_function
+
+# Exercise 1: four predictions of a two-class model: top-1 confidence and whether it was right, 5 bins.
+EX1_CONFIDENCE = (0.95, 0.90, 0.65, 0.55)
+EX1_RIGHT = (True, False, True, True)
+EX1_BINS = 5
+# Exercise 2: a confusion matrix (rows: true class, columns: predicted); the per-class accuracy of class 2.
+EX2_CM = ((40, 5, 5), (10, 30, 10), (12, 18, 20))
+EX2_CLASS = 2
+# Exercise 4: occlusion of one 16x16 image with a 4x4 patch moved by 2 pixels.
+EX4_SIZE, EX4_PATCH, EX4_STRIDE = 16, 4, 2
+
+
+def ex1(answer: Any) -> bool:
+    """Expected calibration error of the four predictions of ``EX1_*`` with 5 equal confidence bins."""
+    conf = torch.tensor(EX1_CONFIDENCE, dtype=torch.double)
+    probs = torch.stack([conf, 1 - conf], 1)  # class 0 is always the top-1 prediction
+    target = torch.tensor([0 if r else 1 for r in EX1_RIGHT])
+    expected = calibration(probs, target, n_bins=EX1_BINS).ece
+    return check(answer, expected, name="Exercise 1", rel_tol=1e-3,
+                 hint="bins (0.4, 0.6], (0.6, 0.8], (0.8, 1.0]; weigh each |accuracy - mean confidence| by its share of examples.")
+
+
+def ex2(answer: Any) -> bool:
+    """Per-class accuracy (recall) of class ``EX2_CLASS`` in the confusion matrix ``EX2_CM``."""
+    cm = torch.tensor(EX2_CM)
+    target = torch.repeat_interleave(torch.arange(3).repeat_interleave(3), cm.flatten())
+    pred = torch.repeat_interleave(torch.arange(3).repeat(3), cm.flatten())
+    expected = float(per_class_accuracy(pred, target, 3)[EX2_CLASS])
+    return check(answer, expected, name="Exercise 2", rel_tol=1e-3,
+                 hint="the diagonal entry of the class's row divided by the row's sum (not the column's).")
+
+
+def _most_confused(cm: torch.Tensor) -> tuple[int, int]:
+    off = cm.clone()
+    off.fill_diagonal_(-1)
+    i = int(off.argmax())
+    return i // cm.shape[1], i % cm.shape[1]
+
+
+def ex3(fn: Callable | None) -> bool:
+    """``fn(cm)`` returns the pair (true class, predicted class) of the largest off-diagonal count."""
+    g = torch.Generator().manual_seed(17)
+    cases = [(torch.tensor(EX2_CM),)]
+    for n in (2, 4, 10):
+        cm = torch.randperm(n * n * 10, generator=g)[: n * n].reshape(n, n)  # distinct counts: one right answer
+        cases.append((cm,))
+    return check_function(fn, _most_confused, cases, name="Exercise 3")
+
+
+class _Counter(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3 * EX4_SIZE * EX4_SIZE, 2)
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += len(x)
+        return self.fc(x.flatten(1))
+
+
+def ex4(answer: Any) -> bool:
+    """Images the network has to classify for the occlusion map of one 16x16 image (4x4 patch, stride 2)."""
+    model = _Counter()
+    occlusion_map(model, torch.rand(1, 3, EX4_SIZE, EX4_SIZE), patch=EX4_PATCH, stride=EX4_STRIDE)
+    return check(answer, model.seen, name="Exercise 4",
+                 hint="count the patch positions along one side, square it, and remember the unoccluded image.")

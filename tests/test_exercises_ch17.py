@@ -1,0 +1,43 @@
+"""Chapter 17's exercise checkers: right answers (worked by hand) pass, wrong ones and None fail."""
+import torch
+
+from cnnbook.exercises import ch17
+
+
+def test_ex1_ece_by_hand():
+    # (0.8, 1]: 0.95 right, 0.90 wrong -> |0.5 - 0.925| * 2/4; (0.6, 0.8]: 0.65 right -> 0.35 / 4; (0.4, 0.6]: 0.45 / 4
+    assert ch17.ex1(0.425 * 0.5 + 0.35 * 0.25 + 0.45 * 0.25)
+    assert not ch17.ex1(abs(0.75 - (0.95 + 0.9 + 0.65 + 0.55) / 4))  # one bin for everything
+    assert not ch17.ex1(None)
+
+
+def test_ex2_per_class_accuracy():
+    assert ch17.ex2(20 / 50)
+    assert not ch17.ex2(20 / 35)  # divided by the column (precision)
+    assert not ch17.ex2(None)
+
+
+def test_ex3_most_confused():
+    def right(cm):
+        best, pair = -1, None
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                if i != j and cm[i, j] > best:
+                    best, pair = int(cm[i, j]), (i, j)
+        return pair
+
+    def includes_diagonal(cm):
+        i = int(cm.argmax())
+        return i // cm.shape[1], i % cm.shape[1]
+
+    assert ch17.ex3(right)
+    assert not ch17.ex3(includes_diagonal)
+    assert not ch17.ex3(lambda cm: (0, 1))
+    assert not ch17.ex3(None)
+
+
+def test_ex4_occlusion_forward_passes():
+    assert ch17.ex4(7 * 7 + 1)
+    assert not ch17.ex4(7 * 7)  # forgets the unoccluded image
+    assert not ch17.ex4(8 * 8 + 1)
+    assert not ch17.ex4(None)
