@@ -405,10 +405,12 @@ def _luminance(rgb: np.ndarray) -> float:
 
 @dataclass
 class Shapes10:
-    """Shapes10 images (N, 3, H, W) float32 in [0, 1] and labels (N,) int64 indexing ``classes``."""
+    """Shapes10 images (N, 3, H, W) float32 in [0, 1], labels (N,) int64 indexing ``classes``, and
+    ``coverage`` (N, H, W): the fraction of each pixel that the object covers and no occluding bar hides."""
 
     images: torch.Tensor
     labels: torch.Tensor
+    coverage: torch.Tensor
     classes: tuple[str, ...] = SHAPES10_CLASSES
 
     def __len__(self) -> int:
@@ -440,6 +442,7 @@ def make_shapes10(n: int, image_size: int = 32, seed: int = 0) -> Shapes10:
     labels = np.tile(np.arange(len(SHAPES10_CLASSES)), n // len(SHAPES10_CLASSES) + 1)[:n]
     rng.shuffle(labels)
     images = np.empty((n, 3, size, size), dtype=np.float32)
+    coverage = np.empty((n, size, size), dtype=np.float32)
     for i in range(n):
         canvas = _background(rng, bank, painter, max_clutter=2, clutter_radius=(0.05, 0.12))
         radius = rng.uniform(0.28, 0.42) * size
@@ -449,15 +452,15 @@ def make_shapes10(n: int, image_size: int = 32, seed: int = 0) -> Shapes10:
         background = _luminance(under.reshape(3, -1).mean(1))
         if abs(_luminance(colour) - background) < 0.3:  # keep the object visible against its background
             colour = np.clip(colour + (0.35 if background < 0.5 else -0.35), 0, 1)
-        painter.paint(canvas, SHAPES10_CLASSES[labels[i]], cy, cx, radius, rng.uniform(0, 2 * np.pi),
-                      rng.uniform(0.85, 1.15), colour, shade=rng.uniform(0, 0.25))
+        coverage[i] = painter.paint(canvas, SHAPES10_CLASSES[labels[i]], cy, cx, radius, rng.uniform(0, 2 * np.pi),
+                                    rng.uniform(0.85, 1.15), colour, shade=rng.uniform(0, 0.25))
         if rng.random() < 0.25:  # an occluding bar across part of the object
             oy, ox = cy + rng.uniform(-1, 1) * radius, cx + rng.uniform(-1, 1) * radius
-            painter.paint(canvas, "square", oy, ox, rng.uniform(0.12, 0.22) * size, rng.uniform(0, np.pi),
-                          rng.uniform(0.3, 0.6), rng.uniform(0, 1, 3))
+            coverage[i] *= 1 - painter.paint(canvas, "square", oy, ox, rng.uniform(0.12, 0.22) * size,
+                                             rng.uniform(0, np.pi), rng.uniform(0.3, 0.6), rng.uniform(0, 1, 3))
         canvas += rng.normal(0, rng.uniform(0.02, 0.06), canvas.shape).astype(np.float32)
         images[i] = np.clip(canvas, 0, 1)
-    return Shapes10(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+    return Shapes10(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(coverage))
 
 
 SHAPES10_SEED_OFFSETS = {"train": 0, "val": 10_000, "test": 20_000}
@@ -675,16 +678,152 @@ def cifar10(root: str = DEFAULT_ROOT, train: bool = True, download: bool = False
     return TensorDataset(images, torch.tensor(labels, dtype=torch.int64))
 
 
-def train_val_split(dataset: Dataset, val_fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
-    """Carve a seeded validation set out of a training set (at least one image each): never validate on test."""
+def _check_size_and_limit(size: object, limit: object, min_size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < min_size:
+        raise ValueError(f"size must be an int >= {min_size}, got {size!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+
+
+def _resized_photo(photo, size: int) -> torch.Tensor:
+    """A PIL RGB photo as a (3, size, size) float tensor in [0, 1] (bilinear, antialiased, aspect not kept)."""
+    x = torch.from_numpy(np.array(photo, dtype=np.uint8)).permute(2, 0, 1).float() / 255.0
+    return F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True)[0].clamp(0, 1)
+
+
+PET_CLASSES = ("background", "pet", "border")
+"""The classes of :func:`oxford_pets`' masks: the trimap's background (2), pet (1) and uncertain border (3)."""
+
+
+@dataclass
+class SegmentationSet:
+    """Photos (N, 3, H, W) float32 in [0, 1] and masks (N, H, W) int64 indexing ``classes``: the two attributes
+    a segmentation loop reads from :class:`Scenes` too."""
+
+    images: torch.Tensor
+    semantic: torch.Tensor
+    classes: tuple[str, ...] = PET_CLASSES
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple["SegmentationSet", "SegmentationSet"]:
+        """A seeded (train, validation) split, as :func:`train_val_split` draws it: never validate on test."""
+        return tuple(SegmentationSet(self.images[idx], self.semantic[idx], self.classes)
+                     for idx in _val_split_indices(len(self), val_fraction, seed))
+
+
+def oxford_pets(root: str = DEFAULT_ROOT, split: str = "trainval", size: int = 128, download: bool = False,
+                limit: int | None = None) -> SegmentationSet:
+    """Oxford-IIIT Pet's photos and trimaps for segmentation, resized to ``size`` x ``size`` (aspect not kept).
+
+    ``download=True`` fetches the archives with torchvision into ``root/oxford-iiit-pet`` (about 800 MB);
+    ``limit`` keeps the first ``limit`` images of the split. Masks index :data:`PET_CLASSES`.
+    """
+    if split not in ("trainval", "test"):
+        raise ValueError(f"split must be 'trainval' or 'test', got {split!r}")
+    _check_size_and_limit(size, limit, min_size=16)
+    import torchvision.datasets as tvd
+
+    try:
+        pets = tvd.OxfordIIITPet(root, split=split, target_types="segmentation", download=download)
+    except RuntimeError:
+        raise ValueError(f"Oxford-IIIT Pet not found under {os.path.join(root, 'oxford-iiit-pet')!r}; "
+                         "pass download=True with a network") from None
+    n = len(pets) if limit is None else min(limit, len(pets))
+    images = torch.empty(n, 3, size, size)
+    masks = torch.empty(n, size, size, dtype=torch.int64)
+    to_class = torch.tensor([-1, 1, 0, 2])  # trimap value -> index in PET_CLASSES
+    for i in range(n):
+        photo, trimap = pets[i]
+        images[i] = _resized_photo(photo, size)
+        t = torch.from_numpy(np.array(trimap, dtype=np.int64))
+        if t.ndim != 2 or t.min() < 1 or t.max() > 3:
+            raise ValueError(f"{pets._segs[i]} is not a trimap of 1s, 2s and 3s")
+        masks[i] = to_class[F.interpolate(t[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()]
+    return SegmentationSet(images, masks)
+
+
+VOC_CLASSES = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable", "dog",
+    "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)
+"""PASCAL VOC's 20 object classes, in the order of its development kit; :func:`voc_detection`'s labels index it."""
+
+
+@dataclass
+class DetectionSet:
+    """Photos (N, 3, H, W) float32 in [0, 1] with, per image, ``boxes`` (k, 4) xyxy in pixels and ``box_labels``
+    (k,) indexing ``classes``: the attributes a detection loop reads from :class:`Scenes` too."""
+
+    images: torch.Tensor
+    boxes: list[torch.Tensor]
+    box_labels: list[torch.Tensor]
+    classes: tuple[str, ...] = VOC_CLASSES
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def targets(self) -> list[dict[str, torch.Tensor]]:
+        """Per image ``{"boxes", "labels"}``, the target format of torchmetrics' detection metrics."""
+        return [{"boxes": b, "labels": lab} for b, lab in zip(self.boxes, self.box_labels)]
+
+    def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple["DetectionSet", "DetectionSet"]:
+        """A seeded (train, validation) split, as :func:`train_val_split` draws it: never validate on test."""
+        return tuple(DetectionSet(self.images[idx], [self.boxes[i] for i in idx], [self.box_labels[i] for i in idx],
+                                  self.classes) for idx in _val_split_indices(len(self), val_fraction, seed))
+
+
+def voc_detection(root: str = DEFAULT_ROOT, image_set: str = "train", size: int = 192, download: bool = False,
+                  limit: int | None = None, year: str = "2012") -> DetectionSet:
+    """PASCAL VOC's photos and object boxes, resized to ``size`` x ``size`` (aspect not kept, boxes scaled alike).
+
+    ``download=True`` fetches the archive with torchvision (about 2 GB for 2012); ``limit`` keeps the first
+    ``limit`` images. Objects marked *difficult* are left out, as VOC's own evaluation ignores them.
+    """
+    if image_set not in ("train", "val", "trainval", "test"):
+        raise ValueError(f"image_set must be 'train', 'val', 'trainval' or 'test', got {image_set!r}")
+    _check_size_and_limit(size, limit, min_size=32)
+    import torchvision.datasets as tvd
+
+    try:
+        voc = tvd.VOCDetection(root, year=year, image_set=image_set, download=download)
+    except RuntimeError:
+        raise ValueError(f"PASCAL VOC {year} not found under {os.path.join(root, 'VOCdevkit')!r}; "
+                         "pass download=True with a network") from None
+    n = len(voc) if limit is None else min(limit, len(voc))
+    images, boxes, labels = torch.empty(n, 3, size, size), [], []
+    for i in range(n):
+        photo, target = voc[i]
+        width, height = photo.size
+        images[i] = _resized_photo(photo, size)
+        kept = [o for o in target["annotation"].get("object", []) if o.get("difficult", "0") != "1"]
+        unknown = [o["name"] for o in kept if o["name"] not in VOC_CLASSES]
+        if unknown:
+            raise ValueError(f"{voc.targets[i]} names classes outside VOC_CLASSES: {unknown}")
+        # VOC counts pixels from 1, both ends inclusive: (xmin - 1, ymin - 1, xmax, ymax) in 0-based xyxy
+        corners = torch.tensor([[float(o["bndbox"][k]) for k in ("xmin", "ymin", "xmax", "ymax")] for o in kept])
+        corners = corners.reshape(-1, 4) - torch.tensor([1.0, 1.0, 0.0, 0.0])
+        boxes.append(corners * torch.tensor([size / width, size / height] * 2))
+        labels.append(torch.tensor([VOC_CLASSES.index(o["name"]) for o in kept], dtype=torch.int64))
+    return DetectionSet(images, boxes, labels)
+
+
+def _val_split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded (train, validation) indices of ``n`` items, as ``torch.utils.data.random_split`` draws them."""
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
-    if len(dataset) < 2:
-        raise ValueError(f"need at least 2 examples to split, got {len(dataset)}")
-    n_val = min(len(dataset) - 1, max(1, int(len(dataset) * val_fraction)))
-    generator = torch.Generator().manual_seed(seed)
-    train, val = torch.utils.data.random_split(dataset, [len(dataset) - n_val, n_val], generator=generator)
-    return train, val
+    if n < 2:
+        raise ValueError(f"need at least 2 examples to split, got {n}")
+    n_val = min(n - 1, max(1, int(n * val_fraction)))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return order[: n - n_val], order[n - n_val :]
+
+
+def train_val_split(dataset: Dataset, val_fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Carve a seeded validation set out of a training set (at least one image each): never validate on test."""
+    train, val = _val_split_indices(len(dataset), val_fraction, seed)
+    return torch.utils.data.Subset(dataset, train), torch.utils.data.Subset(dataset, val)
 
 
 def subset(dataset: Dataset, n: int, seed: int = 0) -> TensorDataset | torch.utils.data.Subset:

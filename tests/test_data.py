@@ -1,6 +1,7 @@
 import pickle
 
 import fakedata
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -135,6 +136,71 @@ def test_cifar10_reads_real_pickle_batches(tmp_path):
 def test_cifar10_missing_files(tmp_path):
     with pytest.raises(ValueError, match="download=True"):
         data.cifar10(str(tmp_path))
+
+
+def test_oxford_pets_reads_the_real_layout(tmp_path):
+    base = fakedata.write_oxford_pets(tmp_path, n_trainval=6, n_test=4)
+    pets = data.oxford_pets(str(tmp_path), "trainval", size=32)
+    assert pets.images.shape == (6, 3, 32, 32) and pets.semantic.shape == (6, 32, 32) and len(pets) == 6
+    assert 0.0 <= pets.images.min() and pets.images.max() <= 1.0 and pets.classes == data.PET_CLASSES
+    # the trimap's centre is pet (1), its corner background (2), the ring between border (3)
+    assert pets.semantic[:, 16, 16].eq(1).all() and pets.semantic[:, 0, 0].eq(0).all()
+    assert set(pets.semantic.unique().tolist()) == {0, 1, 2}
+    assert len(data.oxford_pets(str(tmp_path), "test", size=32, limit=2)) == 2
+    # the photo is resized, not cropped: its mean colour survives
+    from PIL import Image
+
+    first = (base / "annotations" / "trainval.txt").read_text().split()[0]
+    photo = np.asarray(Image.open(base / "images" / f"{first}.jpg"), dtype=np.float32) / 255
+    assert torch.allclose(pets.images[0].mean((1, 2)), torch.from_numpy(photo.mean((0, 1))), atol=0.02)
+    train, val = pets.split(0.34, seed=0)
+    assert (len(train), len(val)) == (4, 2)
+    rows = {tuple(x.flatten()[:8].tolist()) for x in torch.cat([train.images, val.images])}
+    assert len(rows) == 6  # a partition: no photo in both, none lost
+
+
+def test_oxford_pets_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="download=True"):
+        data.oxford_pets(str(tmp_path))
+    with pytest.raises(ValueError, match="split must be"):
+        data.oxford_pets(str(tmp_path), split="train")
+    with pytest.raises(ValueError, match="size must be"):
+        data.oxford_pets(str(tmp_path), size=8)
+    with pytest.raises(ValueError, match="limit must be"):
+        data.oxford_pets(str(tmp_path), limit=0)
+
+
+def test_voc_detection_reads_the_real_layout(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    base = fakedata.write_voc(tmp_path, n_train=6, n_val=4)
+    voc = data.voc_detection(str(tmp_path), "train", size=64)
+    assert voc.images.shape == (6, 3, 64, 64) and len(voc.boxes) == len(voc.box_labels) == 6
+    # every box checked against its XML, read here with the standard library: difficult ones dropped, pixels
+    # counted from 1 inclusive in VOC, scaled with the image
+    for i, name in enumerate((base / "ImageSets" / "Main" / "train.txt").read_text().split()):
+        root = ET.parse(base / "Annotations" / f"{name}.xml").getroot()
+        w, h = (int(root.find(f"size/{k}").text) for k in ("width", "height"))
+        want = [([int(o.find(f"bndbox/{k}").text) for k in ("xmin", "ymin", "xmax", "ymax")], o.find("name").text)
+                for o in root.iter("object") if o.find("difficult").text == "0"]
+        expected = torch.tensor([[(x0 - 1) * 64 / w, (y0 - 1) * 64 / h, x1 * 64 / w, y1 * 64 / h]
+                                 for (x0, y0, x1, y1), _ in want]).reshape(-1, 4)
+        assert torch.allclose(voc.boxes[i], expected, atol=1e-4)
+        assert voc.box_labels[i].tolist() == [data.VOC_CLASSES.index(c) for _, c in want]
+    assert sum(len(b) for b in voc.boxes) < sum(1 + i % 3 for i in range(6))  # some boxes were difficult
+    assert voc.targets()[1]["boxes"] is voc.boxes[1]
+    train, val = voc.split(0.34, seed=0)
+    assert (len(train), len(val)) == (4, 2) and len(train.boxes) == 4
+    assert len(data.voc_detection(str(tmp_path), "val", size=64, limit=3)) == 3
+
+
+def test_voc_detection_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="download=True"):
+        data.voc_detection(str(tmp_path))
+    with pytest.raises(ValueError, match="image_set must be"):
+        data.voc_detection(str(tmp_path), image_set="training")
+    with pytest.raises(ValueError, match="size must be"):
+        data.voc_detection(str(tmp_path), size=16)
 
 
 def test_load_mnist5k_real_digits_split():

@@ -132,3 +132,27 @@ def test_bench_shapes10_script_runs_quick(tmp_path):
                    capture_output=True, cwd=Path(__file__).resolve().parents[1])
     runs, meta = load_runs(out)
     assert meta["quick"] is True and len(runs) == 3 and all(len(r.test_acc) == len(SEEDS) for r in runs)
+
+
+def test_recorded_vit_data_sweep_is_complete():
+    from importlib.resources import files
+
+    runs, meta = load_runs(files("cnnbook.benchmarks") / "shapes10_vit_data.json")
+    names = {r.name for r in runs}
+    for n in (300, 900, 3000):
+        assert {f"{m}, {n} images" for m in ("linear (logistic regression)", "MLP (128 hidden)", "CNN 16-32-64-96",
+                                              "small ViT")} <= names
+    assert all(r.seeds == list(SEEDS) for r in runs) and meta["quick"] is False and meta["shares"] == [0.1, 0.3, 1.0]
+    # equal steps at every share: a tenth of the data gets ten times the epochs
+    assert meta["recipes"]["small ViT, 300 images"]["epochs"] == 10 * meta["recipes"]["small ViT, 3000 images"]["epochs"]
+
+
+def test_bench_vit_data_script_runs_quick(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "quick.json"
+    subprocess.run([sys.executable, "scripts/bench_vit_data.py", "--quick", "--out", str(out)], check=True,
+                   capture_output=True, cwd=Path(__file__).resolve().parents[1])
+    runs, meta = load_runs(out)
+    assert meta["quick"] is True and len(runs) == 2 + 3 * 4 and all(len(r.test_acc) == len(SEEDS) for r in runs)

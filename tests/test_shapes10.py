@@ -19,9 +19,25 @@ def test_shapes10_format_balance_and_range(sample):
     assert sample.classes == data.SHAPES10_CLASSES and len(set(sample.classes)) == 10
 
 
+def test_shapes10_coverage_marks_the_object(sample):
+    cover = sample.coverage
+    assert cover.shape == (400, 32, 32) and 0.0 <= cover.min() and cover.max() <= 1.0
+    share = cover.mean((1, 2))
+    assert 0.05 < share.min() and share.max() < 0.6  # radius 0.28-0.42 of the image, less occlusion
+    # the generator keeps the object's colour away from its backdrop: inside and outside differ in brightness,
+    # and much less so when each image is paired with another image's coverage
+    luma = (sample.images * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1)
+
+    def contrast(masks: torch.Tensor) -> float:
+        gaps = [(y[m > 0.99].mean() - y[m == 0].mean()).abs() for y, m in zip(luma, masks)]
+        return torch.stack(gaps).median().item()
+
+    assert contrast(cover) > 0.3 and contrast(cover.roll(1, 0)) < 0.15
+
+
 def test_shapes10_is_seeded():
     a, b, c = data.make_shapes10(20, seed=7), data.make_shapes10(20, seed=7), data.make_shapes10(20, seed=8)
-    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels) and torch.equal(a.coverage, b.coverage)
     assert not torch.equal(a.images, c.images)
 
 
