@@ -1,6 +1,6 @@
 """Compare the CPU forward time of each cnnbook model with torchvision's (budget: at most 5% slower).
 
-    python scripts/bench_models.py [--size 224] [--repeats 15] [--threads 1]
+    python scripts/bench_models.py [--size 224] [--repeats 15] [--threads 1] [--only vit_b_16 ...]
 
 Both models get the same weights; runs alternate between the two so that machine noise hits both alike.
 The ratio printed is our median time over torchvision's.
@@ -20,6 +20,7 @@ from cnnbook import models
 PAIRS = {
     "alexnet": {}, "vgg11_bn": {}, "vgg16": {}, "googlenet": {"aux_logits": False, "init_weights": False},
     "resnet18": {}, "resnet50": {}, "resnext50_32x4d": {}, "densenet121": {},
+    "mobilenet_v2": {}, "mobilenet_v3_large": {}, "efficientnet_b0": {}, "convnext_tiny": {}, "vit_b_16": {},
 }
 
 
@@ -34,6 +35,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="*", choices=sorted(PAIRS), help="time only these models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     x = torch.randn(1, 3, args.size, args.size)
@@ -41,6 +43,8 @@ def main() -> int:
     worst = 0.0
     with torch.no_grad():
         for name, kwargs in PAIRS.items():
+            if args.only and name not in args.only:
+                continue
             theirs = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
             ours = models.load_torchvision_weights(getattr(models, name)(**kwargs), theirs).eval()
             for _ in range(2):

@@ -22,7 +22,7 @@ BUDGET_S, BUDGET_GB, BOOK_BUDGET_S = 60.0, 4.0, 15 * 60.0
 
 
 def _watch_peak(client: NotebookClient, stop: threading.Event, peak: list[int], cpu: list[float]) -> None:
-    """Track the kernel's peak memory and its CPU seconds (user + system, children included)."""
+    """Track the kernel's peak memory and its CPU seconds (user + system, finished and running children included)."""
     while not stop.is_set():
         pid = getattr(getattr(client, "km", None), "provisioner", None)
         pid = getattr(getattr(pid, "process", None), "pid", None)
@@ -31,7 +31,8 @@ def _watch_peak(client: NotebookClient, stop: threading.Event, peak: list[int], 
                 proc = psutil.Process(pid)
                 procs = [proc, *proc.children(recursive=True)]
                 peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs))
-                cpu[0] = max(cpu[0], sum(p.cpu_times().user + p.cpu_times().system for p in procs))
+                # children_*: processes already finished and reaped (a torchrun launch), which `procs` no longer lists
+                cpu[0] = max(cpu[0], sum(sum(p.cpu_times()[:4]) for p in procs))
             except psutil.Error:
                 pass
         time.sleep(0.2)
