@@ -114,9 +114,17 @@ def load_mnist5k(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: in
 
 
 def _sklearn_photo(name: str) -> np.ndarray:
-    from sklearn.datasets import load_sample_image
+    # the JPEGs of sklearn.datasets.load_sample_image, read as it reads them (PIL), without importing
+    # scikit-learn itself: that import alone took 1.5 s of every chapter's budget
+    import importlib.util
 
-    return load_sample_image(name)
+    from PIL import Image
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"the photo {name!r} ships with scikit-learn, which is not installed")
+    with Image.open(os.path.join(spec.submodule_search_locations[0], "datasets", "images", name)) as image:
+        return np.asarray(image)
 
 
 def _skimage_photo(name: str) -> np.ndarray:
@@ -739,7 +747,7 @@ def oxford_pets(root: str = DEFAULT_ROOT, split: str = "trainval", size: int = 1
         images[i] = _resized_photo(photo, size)
         t = torch.from_numpy(np.array(trimap, dtype=np.int64))
         if t.ndim != 2 or t.min() < 1 or t.max() > 3:
-            raise ValueError(f"{pets._segs[i]} is not a trimap of 1s, 2s and 3s")
+            raise ValueError(f"image {i} of the {split} split: its trimap holds values other than 1, 2 and 3")
         masks[i] = to_class[F.interpolate(t[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()]
     return SegmentationSet(images, masks)
 

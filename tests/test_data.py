@@ -48,6 +48,13 @@ def test_every_photo_loads_offline(name):
     assert 0 <= image.min() and image.max() <= 1 and image.std() > 0.01
 
 
+@pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
+def test_sklearn_photos_are_read_as_sklearn_reads_them(name):
+    from sklearn.datasets import load_sample_image
+
+    assert np.array_equal(data._sklearn_photo(name), load_sample_image(name))
+
+
 def test_photo_gray_and_rectangular_size():
     assert data.load_photo("camera", gray=True).shape == (1, 512, 512)
     assert data.load_photo("china", size=(30, 40)).shape == (3, 30, 40)
@@ -168,6 +175,13 @@ def test_oxford_pets_bad_input(tmp_path):
         data.oxford_pets(str(tmp_path), size=8)
     with pytest.raises(ValueError, match="limit must be"):
         data.oxford_pets(str(tmp_path), limit=0)
+    base = fakedata.write_oxford_pets(tmp_path, n_trainval=2, n_test=1)
+    from PIL import Image
+
+    first = (base / "annotations" / "trainval.txt").read_text().split()[0]
+    Image.fromarray(np.full((20, 20), 7, dtype=np.uint8)).save(base / "annotations" / "trimaps" / f"{first}.png")
+    with pytest.raises(ValueError, match="image 0 of the trainval split: its trimap holds values other than"):
+        data.oxford_pets(str(tmp_path), size=32)
 
 
 def test_voc_detection_reads_the_real_layout(tmp_path):
