@@ -99,3 +99,16 @@ def test_make_shapes10_bad_arguments(kwargs):
 def test_load_shapes10_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="must be a positive int"):
         data.load_shapes10(**kwargs)
+
+
+def test_half_resolution_averages_each_2x2_square():
+    part = data.load_shapes10(n_train=10, n_val=10, n_test=10).train
+    half = data.half_resolution(part)
+    images = part.tensors[0]
+    assert half.tensors[0].shape == (10, 3, 16, 16) and torch.equal(half.tensors[1], part.tensors[1])
+    by_hand = (images[..., 0::2, 0::2] + images[..., 0::2, 1::2] + images[..., 1::2, 0::2] + images[..., 1::2, 1::2]) / 4
+    assert torch.allclose(half.tensors[0], by_hand, atol=1e-6)
+    with pytest.raises(ValueError, match="even height and width"):
+        data.half_resolution(torch.utils.data.TensorDataset(torch.zeros(2, 1, 5, 4), torch.zeros(2)))
+    with pytest.raises(ValueError, match="TensorDataset"):
+        data.half_resolution(images)
