@@ -22,7 +22,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 OLD_VENV  := _build/oldtorch-venv
 OLD_PINS  := torch==2.4.1 torchvision==0.19.1 "numpy<2" pytest==9.2.0 torchmetrics==1.9.0 pycocotools==2.0.11
 
-.PHONY: book test lab bench execute clean assets browser test-oldtorch
+.PHONY: book test lab bench execute clean assets browser test-oldtorch record records
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,16 @@ lab: $(STAMP)
 ## make bench: execute every notebook in a fresh kernel and print its wall time
 bench: $(STAMP)
 	$(PY) scripts/bench_notebooks.py
+
+## make record NAME=...: run one reference run (5 seeds per arm, one torch thread per run, one run per core)
+## and write cnnbook/benchmarks/NAME.json; `$(PY) -m cnnbook.records --list` names them
+record: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make record NAME=<record>; the records:"; $(PY) -m cnnbook.records --list; exit 2; }
+	$(PY) -m cnnbook.records $(NAME)
+
+## make records: run every reference run of the book, one after the other
+records: $(STAMP)
+	$(PY) -m cnnbook.records --all
 
 ## make execute: re-run every notebook top to bottom in a fresh kernel and save its outputs in place
 execute: $(STAMP)

@@ -638,6 +638,39 @@ def make_loader(
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
+class TensorBatches:
+    """Batches of a :class:`TensorDataset` cut from its tensors by indexing: what :func:`make_loader` gives, faster.
+
+    A ``DataLoader`` fetches each example on its own and stacks them again; this loader indexes the tensors once
+    per batch, which matters for small models, whose steps are cheap (``scripts/bench_loader.py`` measures it).
+    With the same ``seed`` it draws from its generator exactly what ``make_loader``'s DataLoader draws (a base
+    seed, then two permutations per epoch), so it yields the very same batches, epoch after epoch.
+    """
+
+    def __init__(self, dataset: TensorDataset, batch_size: int = 64, shuffle: bool = False, seed: int = 0) -> None:
+        if not isinstance(dataset, TensorDataset):
+            raise ValueError(f"TensorBatches needs a TensorDataset, got {type(dataset).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # DataLoader's worker base seed
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+            torch.randperm(n, generator=self.generator)  # RandomSampler draws a second, empty-sliced one at the end
+        else:
+            order = torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            index = order[start:start + self.batch_size]
+            yield tuple(t[index] for t in self.dataset.tensors)
+
+
 # ---------------------------------------------------------------------------------------------
 # torchvision's real data sets, for Colab (and any machine with a network).
 

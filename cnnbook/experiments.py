@@ -8,6 +8,7 @@ larger than the spread, so the prose cannot claim more than the numbers show.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from cnnbook.data import Splits
 from cnnbook.env import set_seed
@@ -36,6 +38,7 @@ class SeedRuns:
     test_acc: list[float] = field(default_factory=list)
     histories: list[History] = field(default_factory=list)
     params: int = 0
+    extra: dict = field(default_factory=dict)  # what a record keeps beside the accuracies (recipe, MACs, seconds)
 
     @property
     def mean(self) -> float:
@@ -97,28 +100,61 @@ def run_seeds(
     return runs
 
 
+_CURVES = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def _history_json(h: History) -> dict:
+    return {k: [round(v, 5) for v in getattr(h, k)] for k in _CURVES}
+
+
 def save_runs(runs: Sequence[SeedRuns], path: str | Path, **meta: object) -> None:
-    """Write runs (name, parameters, seeds, test accuracies; not the histories) and ``meta`` to a JSON file."""
+    """Write runs (name, parameters, seeds, test accuracies and, where kept, per-epoch curves) and ``meta`` to JSON.
+
+    Each run's ``extra`` dictionary (its recipe, MACs, CPU seconds: whatever the writer keeps) is written too.
+    """
     if not runs or not all(isinstance(r, SeedRuns) for r in runs):
         raise ValueError("runs must be a non-empty sequence of SeedRuns")
-    record = {
-        "meta": meta,
-        "runs": [{"name": r.name, "params": r.params, "seeds": r.seeds, "test_acc": r.test_acc} for r in runs],
-    }
-    Path(path).write_text(json.dumps(record, indent=1, default=str) + "\n")
+    rows = []
+    for r in runs:
+        row = {"name": r.name, "params": r.params, "seeds": r.seeds, "test_acc": r.test_acc, **r.extra}
+        if r.histories:
+            row["histories"] = [_history_json(h) for h in r.histories]
+        rows.append(row)
+    text = json.dumps({"meta": meta, "runs": rows}, indent=1, default=str)
+    # one line per list of numbers (a curve, a row of a confusion matrix): short files, readable diffs
+    text = re.sub(r"\[\s+([-+.\deE,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    Path(path).write_text(text + "\n")
 
 
 def load_runs(path: str | Path) -> tuple[list[SeedRuns], dict]:
-    """Read what :func:`save_runs` wrote: the runs (without histories) and the meta dictionary."""
-    record = json.loads(Path(path).read_text())
+    """Read what :func:`save_runs` wrote: the runs (with their curves, where kept) and the meta dictionary."""
     try:
-        runs = [SeedRuns(r["name"], list(r["seeds"]), list(r["test_acc"]), params=r["params"]) for r in record["runs"]]
+        record = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read {path} as a file written by save_runs: {err}") from None
+    try:
+        runs = []
+        for r in record["runs"]:
+            extra = {k: v for k, v in r.items() if k not in ("name", "params", "seeds", "test_acc", "histories")}
+            histories = [History(**{k: list(h[k]) for k in _CURVES}) for h in r.get("histories", [])]
+            runs.append(SeedRuns(r["name"], list(r["seeds"]), list(r["test_acc"]), histories, r["params"], extra))
         meta = dict(record["meta"])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a file written by save_runs: {err!r}") from None
     if any(len(r.seeds) != len(r.test_acc) or not r.seeds for r in runs):
         raise ValueError(f"{path}: every run needs one test accuracy per seed")
+    if any(r.histories and len(r.histories) != len(r.seeds) for r in runs):
+        raise ValueError(f"{path}: a run that keeps curves needs one per seed")
     return runs, meta
+
+
+def standardised(splits: Splits) -> Splits:
+    """Every split standardised per channel with the mean and standard deviation of the *training* images."""
+    x = splits.train.tensors[0]
+    if x.ndim != 4:
+        raise ValueError(f"standardised needs (N, C, H, W) images, got shape {tuple(x.shape)}")
+    mean, std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True)
+    return Splits(*(TensorDataset((d.tensors[0] - mean) / std, *d.tensors[1:]) for d in splits))
 
 
 def linear_model(input_shape: Sequence[int], num_classes: int) -> nn.Module:
@@ -204,5 +240,32 @@ def plot_runs(runs: Sequence[SeedRuns], ax: plt.Axes | None = None, title: str |
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_curves(runs: Sequence[SeedRuns], metric: str = "train_loss", ax: plt.Axes | None = None,
+                title: str | None = None, log: bool = False) -> Figure:
+    """Learning curves: per run the mean over seeds of a per-epoch metric, with a band from the lowest to the
+    highest seed ('train_loss', 'train_acc', 'val_loss' or 'val_acc')."""
+    if metric not in _CURVES:
+        raise ValueError(f"metric must be one of {_CURVES}, got {metric!r}")
+    if not runs or any(not r.histories for r in runs):
+        raise ValueError("plot_curves needs runs that keep their per-epoch histories")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.4))
+    for i, r in enumerate(runs):
+        values = torch.tensor([getattr(h, metric) for h in r.histories])
+        epochs = range(1, values.shape[1] + 1)
+        ax.plot(epochs, values.mean(0), color=f"C{i}", label=f"{r.name} ({len(r.histories)} seeds)")
+        ax.fill_between(epochs, values.min(0).values, values.max(0).values, color=f"C{i}", alpha=0.2, lw=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " ").replace("acc", "accuracy").replace("val", "validation"))
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
     ax.figure.tight_layout()
     return ax.figure

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
-from cnnbook.data import make_loader
+from cnnbook.data import TensorBatches, make_loader
 from cnnbook.env import get_device, set_seed
 
 
@@ -36,9 +36,11 @@ class History:
         return {k: round(getattr(self, k)[-1], 4) for k in keys if getattr(self, k)}
 
 
-def _as_loader(data: Dataset | DataLoader, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    if isinstance(data, DataLoader):
+def _as_loader(data: Dataset | DataLoader, batch_size: int, shuffle: bool, seed: int) -> DataLoader | TensorBatches:
+    if isinstance(data, (DataLoader, TensorBatches)):
         return data
+    if isinstance(data, TensorDataset):  # the same batches as make_loader's, cut from the tensors by indexing
+        return TensorBatches(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if isinstance(data, Dataset):
         return make_loader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
     raise ValueError(f"expected a Dataset or DataLoader, got {type(data).__name__}")

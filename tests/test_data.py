@@ -260,3 +260,20 @@ def test_train_val_split_is_seeded_disjoint_and_checked():
             data.train_val_split(ds, bad)
     with pytest.raises(ValueError, match="at least 2"):
         data.train_val_split(TensorDataset(torch.zeros(1)))
+
+
+@pytest.mark.parametrize("n, batch, shuffle", [(50, 10, True), (53, 10, True), (53, 64, True), (53, 10, False)])
+def test_tensor_batches_equal_make_loader_batches(n, batch, shuffle):
+    ds = TensorDataset(torch.randn(n, 3, 4, 4), torch.arange(n))
+    fast, slow = data.TensorBatches(ds, batch, shuffle=shuffle, seed=3), data.make_loader(ds, batch, shuffle=shuffle, seed=3)
+    assert len(fast) == len(slow)
+    for _ in range(3):  # the generators must stay in step from epoch to epoch
+        pairs = list(zip(fast, slow, strict=True))
+        assert all(torch.equal(a, b) for f, s in pairs for a, b in zip(f, s, strict=True))
+
+
+def test_tensor_batches_reject_bad_input():
+    with pytest.raises(ValueError, match="TensorDataset"):
+        data.TensorBatches([1, 2, 3])
+    with pytest.raises(ValueError, match="batch_size"):
+        data.TensorBatches(TensorDataset(torch.zeros(4, 1)), 0)

@@ -61,3 +61,32 @@ def test_ex5_cifar_resnet_110():
     assert not ch07.ex5((18, total + 3 * 16 * 32))  # counted projection weights that option A does not have
     assert not ch07.ex5((27, total))
     assert not ch07.ex5(None)
+
+
+def test_ex6_identity_path_breakers():
+    assert ch07.ex6({"a", "c", "d"}) and ch07.ex6(["A", "C", "D"])
+    assert not ch07.ex6({"a", "c"})  # the projection multiplies the shortcut by a matrix too
+    assert not ch07.ex6({"a", "b", "c", "d"})  # SE acts inside F only
+    assert not ch07.ex6("z") and not ch07.ex6(None)
+
+
+def test_ex7_gradient_spread_measured_independently():
+    import torch
+    from torch import nn
+
+    from cnnbook.data import half_resolution, load_shapes10
+    from cnnbook.env import set_seed
+    from cnnbook.models import cifar_resnet
+
+    train = half_resolution(load_shapes10().train)
+    x, y = train.tensors[0][:128], train.tensors[1][:128]
+    ratios = []
+    for plain in (True, False):  # a second route to the same numbers: hooks on the weights' gradients
+        set_seed(0)
+        model = cifar_resnet(56, plain=plain, width=4)
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+        nn.functional.cross_entropy(model(x), y).backward()
+        ratios.append((convs[0].weight.grad.norm() / convs[-1].weight.grad.norm()).item())
+    assert ratios[0] > 100 * ratios[1]  # the plain network's spread dwarfs the residual one's
+    assert ch07.ex7(tuple(ratios))
+    assert not ch07.ex7((ratios[0], 1.2 * ratios[1])) and not ch07.ex7(None)

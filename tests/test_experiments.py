@@ -115,44 +115,41 @@ def test_save_and_load_runs_reject_bad_input(tmp_path):
         load_runs(bad)
 
 
-def test_recorded_shapes10_benchmark_is_complete():
-    from importlib.resources import files
+def test_save_and_load_runs_keep_curves_and_extra(tmp_path):
+    from cnnbook.train import History
 
-    runs, meta = load_runs(files("cnnbook.benchmarks") / "shapes10_resnet20.json")
-    assert [r.name for r in runs] == ["small CNN (GAP head)", "small CNN, 12 epochs", "ResNet-20 (width 16), 12 epochs"]
-    assert all(r.seeds == list(SEEDS) for r in runs) and meta["quick"] is False
-
-
-def test_bench_shapes10_script_runs_quick(tmp_path):
-    import subprocess
-    import sys
-
-    out = tmp_path / "quick.json"
-    subprocess.run([sys.executable, "scripts/bench_shapes10.py", "--quick", "--out", str(out)], check=True,
-                   capture_output=True, cwd=Path(__file__).resolve().parents[1])
-    runs, meta = load_runs(out)
-    assert meta["quick"] is True and len(runs) == 3 and all(len(r.test_acc) == len(SEEDS) for r in runs)
+    h = History(train_loss=[2.0, 1.5], train_acc=[0.1, 0.4], val_loss=[2.1, 1.6], val_acc=[0.1, 0.3])
+    runs = [SeedRuns("a", [0], [0.5], [h], params=4, extra={"macs": 12, "recipe": {"epochs": 2}})]
+    save_runs(runs, tmp_path / "r.json")
+    (loaded,), _ = load_runs(tmp_path / "r.json")
+    assert loaded.histories[0].train_loss == [2.0, 1.5] and loaded.histories[0].val_acc == [0.1, 0.3]
+    assert loaded.extra == {"macs": 12, "recipe": {"epochs": 2}}
+    (tmp_path / "bad.json").write_text('{"runs": [{"name": "a", "params": 1, "seeds": [0, 1], "test_acc": [0.5, 0.6], '
+                                       '"histories": [{"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}]}], "meta": {}}')
+    with pytest.raises(ValueError, match="one per seed"):
+        load_runs(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_runs(tmp_path / "missing.json")
 
 
-def test_recorded_vit_data_sweep_is_complete():
-    from importlib.resources import files
-
-    runs, meta = load_runs(files("cnnbook.benchmarks") / "shapes10_vit_data.json")
-    names = {r.name for r in runs}
-    for n in (300, 900, 3000):
-        assert {f"{m}, {n} images" for m in ("linear (logistic regression)", "MLP (128 hidden)", "CNN 16-32-64-96",
-                                              "small ViT")} <= names
-    assert all(r.seeds == list(SEEDS) for r in runs) and meta["quick"] is False and meta["shares"] == [0.1, 0.3, 1.0]
-    # equal steps at every share: a tenth of the data gets ten times the epochs
-    assert meta["recipes"]["small ViT, 300 images"]["epochs"] == 10 * meta["recipes"]["small ViT, 3000 images"]["epochs"]
+def test_standardised_uses_training_statistics_only():
+    splits = _toy_splits()
+    std = ex.standardised(Splits(TensorDataset(splits.train.tensors[0] * 3 + 1, splits.train.tensors[1]),
+                                 splits.val, splits.test))
+    x = std.train.tensors[0]
+    assert torch.allclose(x.mean((0, 2, 3)), torch.zeros(1), atol=1e-5) and torch.allclose(x.std((0, 2, 3)), torch.ones(1))
+    assert not torch.allclose(std.val.tensors[0].mean((0, 2, 3)), torch.zeros(1), atol=0.1)  # val used train's statistics
+    with pytest.raises(ValueError, match="N, C, H, W"):
+        ex.standardised(Splits(*(TensorDataset(torch.zeros(4, 3), torch.zeros(4)) for _ in range(3))))
 
 
-def test_bench_vit_data_script_runs_quick(tmp_path):
-    import subprocess
-    import sys
+def test_plot_curves_band_and_bad_input():
+    from cnnbook.train import History
 
-    out = tmp_path / "quick.json"
-    subprocess.run([sys.executable, "scripts/bench_vit_data.py", "--quick", "--out", str(out)], check=True,
-                   capture_output=True, cwd=Path(__file__).resolve().parents[1])
-    runs, meta = load_runs(out)
-    assert meta["quick"] is True and len(runs) == 2 + 3 * 4 and all(len(r.test_acc) == len(SEEDS) for r in runs)
+    runs = [SeedRuns("a", [0, 1], [0.5, 0.6], [History(train_loss=[2.0, 1.0]), History(train_loss=[2.4, 1.4])])]
+    fig = ex.plot_curves(runs, "train_loss", log=True)
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="metric"):
+        ex.plot_curves(runs, "accuracy")
+    with pytest.raises(ValueError, match="histories"):
+        ex.plot_curves([SeedRuns("b", [0], [0.5])])

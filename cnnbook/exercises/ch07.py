@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import nn
+
+from cnnbook.data import half_resolution, load_shapes10
+from cnnbook.env import set_seed
 
 from cnnbook.exercises import check, check_function
 from cnnbook.models import BasicBlock, Bottleneck, SqueezeExcitation, cifar_resnet
@@ -77,3 +81,62 @@ def ex5(answer: Any) -> bool:
     expected = (len(model.layer1), count_params(model))
     return check(answer, expected, name="Exercise 5",
                  hint="depth = 6n + 2; stage i has n BasicBlocks of 16 * 2**i channels; the shortcuts cost nothing.")
+
+
+# Exercise 6 (conceptual): which changes to a pre-activation block take away the "1 +" in the gradient.
+EX6_OPTIONS = {
+    "a": "a BatchNorm applied after the addition",
+    "b": "a squeeze-and-excitation module inside the residual branch F",
+    "c": "a ReLU applied after the addition, as in the original 2015 block",
+    "d": "a 1x1 projection convolution on the shortcut",
+    "e": "twice as many convolutions inside F",
+}
+EX6_BREAKS = frozenset({"a", "c", "d"})  # whatever acts on the shortcut path; anything inside F leaves it alone
+
+
+def ex6(answer: Any) -> bool:
+    """The letters of the options that break the pure identity path (the '1 +' term) from block L to block l."""
+    if answer is None:
+        return check(None, None, name="Exercise 6")
+    letters = {str(x).lower() for x in ({answer} if isinstance(answer, str) else answer)}
+    unknown = letters - set(EX6_OPTIONS)
+    if unknown:
+        print(f"Exercise 6: choose among {sorted(EX6_OPTIONS)}, got {sorted(unknown)}.")
+        return False
+    return check(letters, set(EX6_BREAKS), name="Exercise 6",
+                 hint="the term 1 comes from the shortcut carrying x_l unchanged to x_L: which options touch the "
+                      "shortcut path, and which only change F?")
+
+
+# Exercise 7 (experimental): first/last gradient ratio at 56 layers, plain and residual.
+EX7_DEPTH, EX7_WIDTH, EX7_SEED, EX7_BATCH = 56, 4, 0, 128
+EX7_REL_TOL = 0.05
+
+
+def gradient_spread(plain: bool, images: torch.Tensor, labels: torch.Tensor, depth: int = EX7_DEPTH,
+                    seed: int = EX7_SEED) -> float:
+    """Gradient norm of the first convolution's weights over the last one's, one batch, at initialisation."""
+    set_seed(seed)
+    model = cifar_resnet(depth, plain=plain, num_classes=10, width=EX7_WIDTH)
+    model.train()
+    nn.functional.cross_entropy(model(images), labels).backward()
+    norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return norms[0] / norms[-1]
+
+
+def ex7(answer: Any) -> bool:
+    """(plain ratio, residual ratio) at 56 layers on the first 128 training images at 16x16, within 5%."""
+    if answer is None:
+        return check(None, None, name="Exercise 7")
+    splits = load_shapes10()
+    train = half_resolution(splits.train)
+    images, labels = train.tensors[0][:EX7_BATCH], train.tensors[1][:EX7_BATCH]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        expected = tuple(gradient_spread(plain, images, labels) for plain in (True, False))
+    finally:
+        torch.set_num_threads(threads)
+    return check(answer, expected, name="Exercise 7", rel_tol=EX7_REL_TOL,
+                 hint="conv_grad_norms(make_net(kind, 56), batch_images, batch_labels), then first / last, "
+                      "for kind 'plain' and 'residual'.")

@@ -1,0 +1,16 @@
+"""The book's reference runs: every registered record, and the tools to run, check and read them.
+
+    make record NAME=shapes10_depth     # python -m cnnbook.records shapes10_depth
+    make records                        # python -m cnnbook.records --all
+    python -m cnnbook.records --list    # names, chapters and claims
+
+See :mod:`cnnbook.records.core` for what a record holds.
+"""
+from cnnbook.records import resnet, shapes10, vit  # noqa: F401  (each module registers its records)
+from cnnbook.records.core import (RECORD_SEEDS, YARDSTICKS, Arm, Record, Reference, check_record, curves,
+                                  default_path, get_record, load_record, register, registry, run_record,
+                                  shapes10_data, train_arm, yardsticks)
+
+__all__ = ["Arm", "Record", "Reference", "RECORD_SEEDS", "YARDSTICKS", "check_record", "curves", "default_path",
+           "get_record", "load_record", "register", "registry", "run_record", "shapes10_data", "train_arm",
+           "yardsticks"]

@@ -1,0 +1,68 @@
+"""Chapter 12's record: a small ViT against a CNN of equal parameters on 10%, 30% and 100% of Shapes10."""
+from __future__ import annotations
+
+from functools import partial
+
+from cnnbook.data import Splits, load_shapes10, subset
+from cnnbook.experiments import linear_model, mlp_model, standardised
+from cnnbook.models import small_cnn, small_vit
+from cnnbook.records.core import Arm, Record, register
+
+SHARES = (0.1, 0.3, 1.0)
+VIT = dict(patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128)
+"""Chapter 12's small ViT."""
+CNN_WIDTHS = (16, 32, 64, 96)
+"""The small CNN widened to the ViT's parameter count."""
+RECIPE = dict(lr=2e-3, scheduler="cosine")  # Adam, batch 64: chapter 12's recipe
+CNN_EPOCHS, VIT_EPOCHS, BASELINE_EPOCHS = 3, 6, 3  # at the full training set; a share s trains 1/s times longer
+TRAIN_IMAGES = 3000
+
+
+def images(share: float, total: int = TRAIN_IMAGES) -> int:
+    """Training images at a share of the training set."""
+    return round(share * total)
+
+
+def shapes10_shares(quick: bool) -> dict[str, Splits]:
+    """Per share of the training images (the first is a seeded subset), standardised with *its* statistics."""
+    raw = load_shapes10(n_train=60, n_val=20, n_test=20) if quick else load_shapes10()
+    data = {"raw": raw, "std": standardised(raw)}
+    for share in SHARES:
+        n = images(share, len(raw.train))
+        train = raw.train if share == 1.0 else subset(raw.train, n, seed=0)
+        data[f"std{images(share)}"] = standardised(Splits(train, raw.val, raw.test))
+    return data
+
+
+def _share_arms(share: float) -> tuple[Arm, ...]:
+    """Linear, MLP, CNN and ViT on a share of the data; the full set's linear and MLP are the yardsticks."""
+    n, scale, full = images(share), 1 / share, share == 1.0
+    shape = (3, 32, 32)
+    epochs = {kind: round(e * scale) for kind, e in (("base", BASELINE_EPOCHS), ("cnn", CNN_EPOCHS), ("vit", VIT_EPOCHS))}
+    return (
+        Arm(f"linear (logistic regression), {n} images", partial(linear_model, shape, 10),
+            dict(epochs=epochs["base"], lr=1e-3), data=f"std{n}", yardstick=full),
+        Arm(f"MLP (128 hidden), {n} images", partial(mlp_model, shape, 10, 128),
+            dict(epochs=epochs["base"], lr=1e-3), data=f"std{n}", yardstick=full),
+        Arm(f"CNN {'-'.join(map(str, CNN_WIDTHS))}, {n} images", partial(small_cnn, 10, widths=CNN_WIDTHS),
+            dict(RECIPE, epochs=epochs["cnn"]), data=f"std{n}"),
+        Arm(f"small ViT, {n} images", partial(small_vit, **VIT), dict(RECIPE, epochs=epochs["vit"]), data=f"std{n}"),
+    )
+
+
+DATA = register(Record(
+    name="vit_data",
+    chapter="12_vit",
+    claim=("A CNN of the small ViT's parameter count beats it on Shapes10 at 300, 900 and 3,000 training images "
+           "(equal optimiser steps at every size), and more data narrows the gap."),
+    data=shapes10_shares,
+    data_note=("Shapes10's default split; 10%, 30% and 100% of its 3,000 training images (a seeded subset), each "
+               "standardised with its own statistics; the same 500 validation and 1,000 test images"),
+    arms=(
+        Arm("small ViT, chapter 12's 6 epochs", partial(small_vit, **VIT), dict(RECIPE, epochs=VIT_EPOCHS), data="std",
+            live=True),
+        *(arm for share in SHARES for arm in _share_arms(share)),
+        Arm("small CNN, chapter 12's 3 epochs", partial(small_cnn, 10), dict(RECIPE, epochs=CNN_EPOCHS), data="std",
+            live=True, yardstick=True),
+    ),
+))

@@ -1,0 +1,123 @@
+"""The reference-run registry: every record is complete and matches its recipe, and every record's quick mode runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnbook.experiments import SeedRuns
+from cnnbook.records import (RECORD_SEEDS, Arm, Record, check_record, curves, get_record, load_record, registry,
+                             run_record, shapes10_data, train_arm, yardsticks)
+from cnnbook.records.core import META_KEYS
+from cnnbook.train import History
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_record_is_complete_and_matches_its_recipe(name):
+    ref = check_record(name)
+    record = get_record(name)
+    assert all(k in ref.meta for k in META_KEYS) and ref.meta["threads"] == 1 and ref.meta["seconds"] > 0
+    assert ref.meta["command"] == f"make record NAME={name}"
+    assert [r.name for r in ref.yardsticks()][2].startswith("small CNN")
+    assert any(a.live for a in record.arms), "a record repeats the page's live run, its fingerprint"
+    for run in ref.runs:
+        assert len(run.test_acc) >= 5 and all(0 <= a <= 1 for a in run.test_acc)
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_record_runs_in_quick_mode(name, tmp_path):
+    out = run_record(name, quick=True, out=tmp_path / f"{name}.json", jobs=1, log=lambda line: None)
+    ref = load_record(name, out)
+    assert ref.meta["quick"] is True and [r.name for r in ref.runs] == [a.name for a in get_record(name).arms]
+    assert all(r.seeds == [0, 1] and len(r.histories) == 2 and len(r.histories[0]) == 1 for r in ref.runs)
+    with pytest.raises(ValueError, match="quick"):
+        check_record(name, out)  # a quick run never passes for the real record
+
+
+def test_command_line_lists_runs_and_refuses_unknown_names(tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "cnnbook.records", "--list"], capture_output=True, text=True,
+                            cwd=ROOT, check=True)
+    assert all(name in listed.stdout for name in registry())
+    bad = subprocess.run([sys.executable, "-m", "cnnbook.records", "no_such_record"], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert bad.returncode == 2 and "no record named 'no_such_record'" in bad.stderr
+
+
+def test_parallel_workers_give_the_same_numbers_as_one_process(tmp_path):
+    name = "shapes10_depth"
+    one = load_record(name, run_record(name, quick=True, out=tmp_path / "one.json", jobs=1, log=lambda s: None))
+    two = load_record(name, run_record(name, quick=True, out=tmp_path / "two.json", jobs=2, log=lambda s: None))
+    assert [r.test_acc for r in one.runs] == [r.test_acc for r in two.runs]
+    assert [h.train_loss for r in one.runs for h in r.histories] == [h.train_loss for r in two.runs for h in r.histories]
+
+
+def test_quick_run_refuses_to_overwrite_the_real_record():
+    from cnnbook.records import default_path
+
+    with pytest.raises(ValueError, match="must not overwrite"):
+        run_record("shapes10_depth", quick=True, out=default_path("shapes10_depth"))
+
+
+def test_train_arm_repeats_run_seeds_exactly():
+    from cnnbook.experiments import run_seeds
+
+    record = get_record("shapes10_depth")
+    arm = next(a for a in record.arms if a.live)
+    splits = shapes10_data(True)["raw"]
+    live = run_seeds("live", arm.build, splits, seeds=[1], device="cpu", **dict(arm.recipe, epochs=1))
+    assert train_arm(record, arm, 1, quick=True)["test_acc"] == live.test_acc[0]
+
+
+def _reference(tmp_path, accs, torch_version=None):
+    name = "shapes10_depth"
+    out = run_record(name, quick=True, out=tmp_path / "r.json", jobs=1, log=lambda s: None)
+    raw = json.loads(out.read_text())
+    raw["runs"][0]["test_acc"] = accs
+    if torch_version:
+        raw["meta"]["torch"] = torch_version
+    out.write_text(json.dumps(raw))
+    return load_record(name, out)
+
+
+def test_fingerprint_says_equal_or_refuses_a_stale_record(tmp_path):
+    ref = _reference(tmp_path, [0.5, 0.25])
+    arm = ref.runs[0].name
+    assert "equals it on seeds 0, 1" in ref.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.25]))
+    with pytest.raises(ValueError, match="code changed"):
+        ref.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.26]))
+    with pytest.raises(ValueError, match="no seed"):
+        ref.fingerprint(arm, SeedRuns("page", [7], [0.5]))
+    other = _reference(tmp_path, [0.5, 0.25], torch_version="1.0.0")
+    assert "compare with care" in other.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.26]))
+
+
+def test_records_refuse_bad_definitions():
+    build = lambda: torch.nn.Linear(1, 1)  # noqa: E731
+    with pytest.raises(ValueError, match="unknown recipe keys"):
+        Arm("a", build, dict(epochs=1, momentum=0.9))
+    with pytest.raises(ValueError, match="epochs"):
+        Arm("a", build, dict(lr=0.1))
+    with pytest.raises(ValueError, match="yardstick"):
+        Record("r", "00", "claim", shapes10_data, "data", (Arm("a", build, dict(epochs=1)),))
+    with pytest.raises(ValueError, match="at least 5 seeds"):
+        Record("r", "00", "claim", shapes10_data, "data", yardsticks(1), seeds=(0, 1, 2))
+    with pytest.raises(ValueError, match="distinct"):
+        Record("r", "00", "claim", shapes10_data, "data", yardsticks(1) + yardsticks(1))
+    with pytest.raises(ValueError, match="no record named"):
+        get_record("nope")
+    with pytest.raises(ValueError, match="make record NAME=nope"):
+        load_record("nope")
+    assert len(RECORD_SEEDS) >= 5
+
+
+def test_curves_and_missing_histories():
+    runs = [SeedRuns("a", [0, 1], [0.5, 0.6], [History(train_loss=[2.0, 1.0]), History(train_loss=[2.2, 1.2])])]
+    assert torch.allclose(curves(runs)["a"], torch.tensor([[2.0, 1.0], [2.2, 1.2]]))
+    with pytest.raises(ValueError, match="metric"):
+        curves(runs, "loss")
+    with pytest.raises(ValueError, match="no per-epoch curves"):
+        curves([SeedRuns("b", [0], [0.5])])
