@@ -68,3 +68,10 @@ def test_ex5_transposed_conv(capsys):
     assert "stride" in capsys.readouterr().out
     assert ch01.ex5(None) is False
     assert ch01.ex5(2) is False
+
+
+def test_ex6_aliasing_without_and_with_blur():
+    # by hand: subsampling keeps only zeros (0) or only ones (1); blurred stripes are 0.5 everywhere
+    assert ch01.ex6((0.0, 1.0, 0.5, 0.5))
+    assert not ch01.ex6((0.5, 0.5, 0.5, 0.5))  # the shift changes the plain subsampled output completely
+    assert not ch01.ex6((0.0, 1.0, 0.0, 1.0)) and not ch01.ex6(None)

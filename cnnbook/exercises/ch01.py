@@ -85,3 +85,25 @@ def ex5(kernel_size: int | None, stride: int | None = None, padding: int = 0) ->
         print(f"{name}: not quite ({err}).")
         return False
     return check(got, 28, name=name, hint="a transposed convolution outputs (H - 1)S - 2P + K cells.")
+
+
+# Exercise 6 (conceptual): subsampling stripes with and without a blur first, as Zhang (2019) proposes.
+EX6_STRIPES = torch.tensor([0.0, 1.0] * 4)
+EX6_BLUR = torch.tensor([0.25, 0.5, 0.25])
+
+
+def _blur_then_subsample(signal: torch.Tensor, blur: bool) -> torch.Tensor:
+    if blur:  # circular padding: the stripes repeat forever
+        padded = torch.cat([signal[-1:], signal, signal[:1]])
+        signal = F.conv1d(padded.view(1, 1, -1), EX6_BLUR.view(1, 1, -1)).flatten()
+    return signal[::2]
+
+
+def ex6(answer: tuple | None) -> bool:
+    """Means of x[::2] for the stripes and the stripes shifted by one, without and then with the blur first."""
+    shifted = torch.roll(EX6_STRIPES, 1)
+    expected = tuple(_blur_then_subsample(s, blur).mean().item()
+                     for blur in (False, True) for s in (EX6_STRIPES, shifted))
+    return check(answer, expected, name="Exercise 6", rel_tol=1e-6, abs_tol=1e-6,
+                 hint="keeping every second value of 0, 1, 0, 1, ... keeps only the zeros; of 1, 0, 1, 0, ... only "
+                      "the ones. The blur replaces every value by a quarter of each neighbour plus half itself.")
