@@ -46,3 +46,40 @@ def test_ex4_batchnorm_parameters():
     assert ch05.ex4(2 * (2 * 64 + 2 * 128 + 4 * 256 + 8 * 512))  # 11,008
     assert not ch05.ex4(4 * (2 * 64 + 2 * 128 + 4 * 256 + 8 * 512))  # running stats are buffers
     assert not ch05.ex4(None)
+
+
+def test_ex6_three_3x3_against_7x7_when_channels_double():
+    # in units of C^2: 9 * 1/2 + 2 * 9 = 22.5 for the stack, 49 * 1/2 = 24.5 for the 7x7
+    assert ch05.ex6(22.5 / 24.5)
+    assert not ch05.ex6(27 / 49)  # the ratio when the channels stay constant
+    assert not ch05.ex6(24.5 / 22.5)  # upside down
+    assert not ch05.ex6(None)
+
+
+def test_ex7_head_gradient_shrink_measured_independently():
+    import torch
+    from torch import nn
+
+    from cnnbook.data import load_shapes10
+    from cnnbook.env import set_seed
+    from cnnbook.models.vgg import vgg11
+
+    train = load_shapes10().train
+    x, y = train.tensors[0][:128], train.tensors[1][:128]
+    norms = {}
+    for head in ("paper", "default"):  # a second route: hooks on the first convolution's weight gradient
+        set_seed(0)
+        model = vgg11(width=1 / 16, small_input=True, num_classes=10, dropout=0.0)
+        if head == "default":
+            for m in model.classifier:
+                if isinstance(m, nn.Linear):
+                    m.reset_parameters()
+        first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+        seen = []
+        first.weight.register_hook(lambda g: seen.append(g.norm().item()))
+        nn.functional.cross_entropy(model(x), y).backward()
+        norms[head] = seen[0]
+    ratio = norms["default"] / norms["paper"]
+    assert 100 < ratio < 5000  # the paper's head shrinks the gradient by orders of magnitude
+    assert ch05.ex7(ratio) and ch05.ex7(1.04 * ratio)
+    assert not ch05.ex7(1.1 * ratio) and not ch05.ex7(1 / ratio) and not ch05.ex7(None)

@@ -9,8 +9,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from cnnbook.conv import conv_params
+from cnnbook.data import load_shapes10
+from cnnbook.env import set_seed
 from cnnbook.exercises import check, check_function
 from cnnbook.models.vgg import cfgs, vgg
 from cnnbook.profile import count_params
@@ -60,3 +63,54 @@ def ex4(answer: Any) -> bool:
     expected = _params_on_meta("E", 1000, batch_norm=True) - _params_on_meta("E", 1000)
     return check(answer, expected, name="Exercise 4",
                  hint="BatchNorm2d(C) learns a scale and a shift per channel; its running statistics are buffers.")
+
+
+# Exercise 6 (conceptual): three stacked 3x3 convolutions against one 7x7, in a block that doubles the channels.
+EX6_HALF = 0.5  # C_in = C / 2
+EX6_REL_TOL = 0.003
+
+
+def ex6(answer: Any) -> bool:
+    """Weights (no biases) of three 3x3 convolutions C/2 -> C -> C -> C over those of one 7x7 convolution C/2 -> C."""
+    c = 256  # the ratio does not depend on C
+    c_in = int(EX6_HALF * c)
+    stack = conv_params(c_in, c, 3, bias=False) + 2 * conv_params(c, c, 3, bias=False)
+    expected = stack / conv_params(c_in, c, 7, bias=False)
+    return check(answer, expected, name="Exercise 6", rel_tol=EX6_REL_TOL,
+                 hint="only the first 3x3 layer sees C/2 input channels; the other two map C to C. "
+                      "Count each in units of C^2, and the 7x7 too.")
+
+
+# Exercise 7 (experimental): how much the paper's head shrinks the gradient that reaches the first convolution.
+EX7_WIDTH, EX7_SEED, EX7_BATCH = 1 / 16, 0, 128
+EX7_REL_TOL = 0.05
+
+
+def first_conv_grad(paper_head: bool, images: torch.Tensor, labels: torch.Tensor, seed: int = EX7_SEED) -> float:
+    """Gradient norm of the first convolution's weights of the small plain VGG-11, one batch, at initialisation."""
+    set_seed(seed)
+    model = vgg("A", width=EX7_WIDTH, small_input=True, num_classes=10, dropout=0.0)
+    if not paper_head:
+        for m in model.classifier.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+    model.train()
+    nn.functional.cross_entropy(model(images), labels).backward()
+    return model.features[0].weight.grad.norm().item()
+
+
+def ex7(answer: Any) -> bool:
+    """First-convolution gradient norm with the default head over that with the paper's head, within 5%."""
+    if answer is None:
+        return check(None, None, name="Exercise 7")
+    train = load_shapes10().train
+    images, labels = train.tensors[0][:EX7_BATCH], train.tensors[1][:EX7_BATCH]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        expected = first_conv_grad(False, images, labels) / first_conv_grad(True, images, labels)
+    finally:
+        torch.set_num_threads(threads)
+    return check(answer, expected, name="Exercise 7", rel_tol=EX7_REL_TOL,
+                 hint="for each head: cnnbook.set_seed(0), build vgg11(**SMALL), re-draw the head or not, one "
+                      "forward and backward pass on the batch in training mode, then features[0].weight.grad.norm().")
