@@ -157,3 +157,48 @@ def test_exported_from_the_package():
     import cnnbook.models as package
 
     assert package.alexnet is alexnet and package.AlexNet is AlexNet
+
+
+def test_four_layer_cnn_shapes_units_and_inits():
+    from cnnbook.models.alexnet import FOUR_LAYER_WIDTHS, four_layer_cnn
+
+    torch.manual_seed(0)
+    net = four_layer_cnn("tanh", "xavier")
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == list(FOUR_LAYER_WIDTHS) == [32, 32, 64]
+    assert sum(isinstance(m, nn.Tanh) for m in net) == 3 and not any(isinstance(m, nn.ReLU) for m in net)
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    # 3 convolutions of 5x5 and one linear layer over 64 x 4 x 4 features
+    assert count_params(net) == (32 * 75 + 32) + (32 * 800 + 32) + (64 * 800 + 64) + (1024 * 10 + 10)
+    small = four_layer_cnn("relu", "he", widths=(16, 16, 32), num_classes=5)
+    assert small(torch.randn(1, 3, 32, 32)).shape == (1, 5) and sum(isinstance(m, nn.ReLU) for m in small) == 3
+
+
+def test_init_weights_draws_he_and_glorot_variances():
+    from cnnbook.models.alexnet import init_weights
+
+    torch.manual_seed(0)
+    layer = nn.Conv2d(64, 128, 5)  # fan_in 1,600, fan_out 3,200
+    init_weights(layer, "he")
+    assert abs(layer.weight.var().item() / (2 / 1600) - 1) < 0.05 and layer.bias.abs().max() == 0
+    init_weights(layer, "xavier")
+    assert abs(layer.weight.var().item() / (2 / (1600 + 3200)) - 1) < 0.05
+    before = layer.weight.clone()
+    assert torch.equal(init_weights(layer, "default").weight, before)  # "default" leaves PyTorch's draw alone
+
+
+def test_four_layer_cnn_refuses_bad_input():
+    from cnnbook.models.alexnet import four_layer_cnn, init_weights
+
+    with pytest.raises(ValueError, match="activation"):
+        four_layer_cnn("sigmoid")
+    with pytest.raises(ValueError, match="init"):
+        four_layer_cnn("relu", "orthogonal")
+    with pytest.raises(ValueError, match="init"):
+        init_weights(nn.Linear(2, 2), "lecun")
+    with pytest.raises(ValueError, match="3 convolution widths"):
+        four_layer_cnn(widths=(8, 8))
+    with pytest.raises(ValueError, match="widths"):
+        four_layer_cnn(widths=(8, 0, 8))
+    with pytest.raises(ValueError, match="num_classes"):
+        four_layer_cnn(num_classes=0)

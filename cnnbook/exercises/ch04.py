@@ -1,16 +1,23 @@
 """Checkers for the exercises of chapter 4, "AlexNet".
 
 Each checker computes the expected answer with the package (``cnnbook.conv``, ``cnnbook.models``), out of
-the reader's sight.
+the reader's sight. Exercise 7's range is the measured value (seed 0, one CPU thread; tests/test_exercises_ch04.py
+repeats it) with a margin for another machine.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
+import torch
 from torch import nn
 
 from cnnbook.conv import conv_output_size, pool_output_size
+from cnnbook.data import load_shapes10
+from cnnbook.env import set_seed
 from cnnbook.exercises import check
+from cnnbook.experiments import standardised
 from cnnbook.models.alexnet import PAPER_CHANNELS, AlexNet
 
 # Exercise 1: the paper's text says 224x224 inputs; what does conv1 (11x11, stride 4, no padding) give on 227?
@@ -64,3 +71,79 @@ def ex5(answer: Any) -> bool:
     positions = len(range(EX5_IMAGE - EX5_CROP + 1))  # top-left offsets 0 .. 256 - 227
     return check(answer, positions * positions * 2, name="Exercise 5",
                  hint="count the offsets 0, 1, ..., 256 - 227 along one axis (one more than the difference).")
+
+
+# Exercise 6 (conceptual): how fast PyTorch's default initialisation shrinks the signal through conv + ReLU layers.
+def default_init_shrink() -> float:
+    """Factor by which one default-initialised layer followed by a ReLU divides the signal's root-mean-square.
+
+    PyTorch draws a Conv2d or Linear weight from U(-b, b) with b = 1 / sqrt(fan_in) (Kaiming-uniform with a = sqrt(5)),
+    so its variance is b^2 / 3; a pre-activation has variance fan_in * Var(w) * E[x^2], and a ReLU keeps half of
+    that second moment when the pre-activation is symmetric about zero.
+    """
+    fan_in = 400  # any fan-in: it cancels
+    bound = 1 / math.sqrt(fan_in)
+    weight_variance = bound ** 2 / 3
+    second_moment_gain = fan_in * weight_variance / 2
+    return second_moment_gain ** -0.5
+
+
+def ex6(answer: Any) -> bool:
+    """The factor (> 1) by which the RMS of the signal shrinks per default-initialised layer + ReLU."""
+    if isinstance(answer, numbers.Real) and not isinstance(answer, bool) and 0 < answer < 1:
+        expected = default_init_shrink()
+        if math.isclose(answer, 1 / expected, rel_tol=0.02):
+            print(f"Exercise 6: that is output / input; the question asks by what factor the signal shrinks "
+                  f"(input / output, a number > 1).")
+            return False
+    return check(answer, default_init_shrink(), name="Exercise 6", rel_tol=0.02,
+                 hint="Var(w) of U(-b, b) is b^2 / 3 with b = 1 / sqrt(fan_in); a ReLU keeps half of the second "
+                      "moment of a symmetric input; take the square root at the end.")
+
+
+# Exercise 7 (experimental): how much gradient tanh units pass when the inputs have the paper's pixel scale.
+EX7_SCALE, EX7_SEED, EX7_IMAGES = 60.0, 0, 256
+EX7_RANGE = (0.02, 0.06)  # measured 0.034 (seed 0; 0.034-0.038 over seeds 0-4), with a margin
+
+
+def tanh_gradient_gates(net: nn.Module, images: torch.Tensor) -> list[float]:
+    """Per tanh layer of ``net`` (in order), the mean of tanh'(z) = 1 - tanh(z)^2 over ``images`` (eval mode)."""
+    gates: list[float] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: gates.append((1 - o.detach() ** 2).mean().item()))
+             for m in net.modules() if isinstance(m, nn.Tanh)]
+    try:
+        with torch.no_grad():
+            net.eval()(images)
+    finally:
+        for h in hooks:
+            h.remove()
+    if not gates:
+        raise ValueError("the network has no nn.Tanh module")
+    return gates
+
+
+def paper_scale_gate(seed: int = EX7_SEED, scale: float = EX7_SCALE) -> float:
+    """First-layer mean tanh derivative of the Glorot-initialised four-layer CNN on standardised validation
+    images multiplied by ``scale`` (about the spread of mean-subtracted 0-255 pixels)."""
+    from cnnbook.records.alexnet import speed_net  # the chapter's network, as the record builds it
+
+    images = standardised(load_shapes10()).val.tensors[0][:EX7_IMAGES]
+    set_seed(seed)
+    return tanh_gradient_gates(speed_net("tanh")(), images * scale)[0]
+
+
+def ex7(answer: Any) -> bool:
+    """The reader's measured first-layer mean tanh derivative on inputs scaled by 60, within the stated range."""
+    if answer is None:
+        return check(None, None, name="Exercise 7")
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not 0 <= answer <= 1:
+        print(f"Exercise 7: give the mean derivative as a number between 0 and 1, got {answer!r}.")
+        return False
+    low, high = EX7_RANGE
+    if low <= answer <= high:
+        print(f"Exercise 7: correct: {answer:.3f} is in the range {low:.2f}-{high:.2f} this measurement lands in.")
+        return True
+    print(f"Exercise 7: not quite ({answer!r} is outside {low:.2f}-{high:.2f}). Hint: seed {EX7_SEED}, "
+          f"speed_net('tanh')(), the first {EX7_IMAGES} standardised validation images times {EX7_SCALE:g}, and the "
+          f"first layer's mean of 1 - a^2.")
+    return False
