@@ -42,3 +42,17 @@ def test_check_function_runs_reference_cases(capsys):
     assert not check_function(lambda a, b: 1 / 0, lambda a, b: a + b, cases)
     assert "ZeroDivisionError" in capsys.readouterr().out
     assert not check_function(None, lambda a, b: a + b, cases)
+
+
+def test_check_range_accepts_a_measured_number_in_the_range_only(capsys):
+    from fractions import Fraction
+
+    from cnnbook.exercises import check_range
+
+    assert check_range(0.55, 0.5, 0.6, name="Ex", quantity="the accuracy")
+    assert check_range(Fraction(1, 2), 0.5, 0.6, name="Ex", quantity="the accuracy")
+    assert "in the range 0.50-0.60 this run lands in" in capsys.readouterr().out
+    assert not check_range(0.7, 0.5, 0.6, name="Ex", quantity="the accuracy", hint="train longer")
+    assert "outside 0.50-0.60" in capsys.readouterr().out
+    for bad in (None, True, "0.55", 1.5, -0.1):
+        assert not check_range(bad, 0.5, 0.6, name="Ex", quantity="the accuracy")

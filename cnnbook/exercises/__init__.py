@@ -9,6 +9,7 @@ checker can never drift from what the book teaches. ``answer`` left as ``None`` 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -64,3 +65,23 @@ def check_function(fn: Callable | None, reference: Callable, cases: list[tuple],
             return False
     print(f"{name}: correct on all {len(cases)} cases.")
     return True
+
+
+def check_range(answer: Any, low: float, high: float, name: str, quantity: str, source: str = "run",
+                hint: str = "") -> bool:
+    """Accept a measured number in [low, high], the range that ``source`` (a run, a measurement) lands in.
+
+    ``quantity`` names what the number is ("the test accuracy"); it must lie between 0 and 1.
+    """
+    if answer is None:
+        print(f"{name}: not answered yet.")
+        return False
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not 0 <= answer <= 1:
+        print(f"{name}: give {quantity} as a number between 0 and 1, got {answer!r}.")
+        return False
+    answer = float(answer)  # a Fraction or a NumPy number is a fine answer too
+    if low <= answer <= high:
+        print(f"{name}: correct: {answer:.3f} is in the range {low:.2f}-{high:.2f} this {source} lands in.")
+        return True
+    print(f"{name}: not quite ({answer!r} is outside {low:.2f}-{high:.2f})." + (f" Hint: {hint}" if hint else ""))
+    return False

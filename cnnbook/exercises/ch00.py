@@ -17,7 +17,7 @@ import torch
 
 from cnnbook.data import SHAPES10_CLASSES, Splits, _inside_shape, half_resolution, load_shapes10
 from cnnbook.env import set_seed
-from cnnbook.exercises import check
+from cnnbook.exercises import check, check_range
 from cnnbook.models import small_cnn
 from cnnbook.train import evaluate, fit
 
@@ -84,15 +84,6 @@ def half_resolution_accuracy(seed: int = EX3_SEED) -> float:
 
 def ex3(answer: Any) -> bool:
     """The reader's measured test accuracy of the small CNN at 16x16 (seed 0), within the stated range."""
-    if answer is None:
-        return check(None, None, name="Exercise 3")
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not 0 <= answer <= 1:
-        print(f"Exercise 3: give the test accuracy as a number between 0 and 1, got {answer!r}.")
-        return False
-    low, high = EX3_RANGE
-    if low <= answer <= high:
-        print(f"Exercise 3: correct: {answer:.3f} is in the range {low:.2f}-{high:.2f} this run lands in.")
-        return True
-    print(f"Exercise 3: not quite ({answer!r} is outside {low:.2f}-{high:.2f}). Hint: Splits(*(half_resolution(p) "
-          f"for p in splits)), small_cnn(10), the data card's recipe for {EX3_EPOCHS} epochs, seed {EX3_SEED}.")
-    return False
+    return check_range(answer, *EX3_RANGE, name="Exercise 3", quantity="the test accuracy",
+                       hint=f"Splits(*(half_resolution(p) for p in splits)), small_cnn(10), the data card's recipe for "
+                            f"{EX3_EPOCHS} epochs, seed {EX3_SEED}.")

@@ -16,7 +16,7 @@ from torch import nn
 from cnnbook.conv import conv_output_size, pool_output_size
 from cnnbook.data import load_shapes10
 from cnnbook.env import set_seed
-from cnnbook.exercises import check
+from cnnbook.exercises import check, check_range
 from cnnbook.experiments import standardised
 from cnnbook.models.alexnet import PAPER_CHANNELS, AlexNet
 
@@ -134,11 +134,9 @@ def paper_scale_gate(seed: int = EX7_SEED, scale: float = EX7_SCALE) -> float:
 
 def ex7(answer: Any) -> bool:
     """The reader's measured first-layer mean tanh derivative on inputs scaled by 60, within the stated range."""
-    if answer is None:
-        return check(None, None, name="Exercise 7")
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not 0 <= answer <= 1:
-        print(f"Exercise 7: give the mean derivative as a number between 0 and 1, got {answer!r}.")
-        return False
+    return check_range(answer, *EX7_RANGE, name="Exercise 7", quantity="the mean derivative", source="measurement",
+                       hint=f"seed {EX7_SEED}, speed_net('tanh')(), the first {EX7_IMAGES} standardised validation "
+                            f"images times {EX7_SCALE:g}, and the first layer's mean of 1 - a^2.")
     low, high = EX7_RANGE
     if low <= answer <= high:
         print(f"Exercise 7: correct: {answer:.3f} is in the range {low:.2f}-{high:.2f} this measurement lands in.")
