@@ -11,7 +11,7 @@ import json
 import re
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,6 +22,7 @@ from torch.utils.data import TensorDataset
 
 from cnnbook.data import Splits
 from cnnbook.env import set_seed
+from cnnbook.models.simple_cnn import small_cnn
 from cnnbook.profile import count_params
 from cnnbook.train import History, evaluate, fit
 
@@ -192,6 +193,30 @@ def baselines(
         "linear": run_seeds("linear (logistic regression)", lambda: linear_model(input_shape, num_classes), splits, **common),
         "mlp": run_seeds(f"MLP ({hidden} hidden)", lambda: mlp_model(input_shape, num_classes, hidden), splits, **common),
     }
+
+
+def yardstick_runs(
+    splits: Splits,
+    epochs: int,
+    cnn_epochs: int,
+    num_classes: int = 10,
+    seeds: Sequence[int] | None = None,
+    hidden: int = 256,
+) -> list[SeedRuns]:
+    """The three yardsticks of every live results table, over ``seeds`` (default: ``SEEDS``): [linear, MLP, small CNN].
+
+    The linear model and the MLP train on standardised pixels (:func:`standardised`) with Adam at 1e-3 for
+    ``epochs``; the data card's small CNN trains on ``splits`` as they are with its recipe (Adam, lr 3e-3,
+    cosine, batch 64) for ``cnn_epochs``. The reference runs carry the same three arms
+    (:func:`cnnbook.records.yardsticks`).
+    """
+    seeds = SEEDS if seeds is None else seeds
+    channels = splits.train.tensors[0].shape[1]
+    base = baselines(standardised(splits), num_classes, seeds=seeds, epochs=epochs, hidden=hidden)
+    cnn = run_seeds(f"small CNN, {cnn_epochs} epoch" + ("s" if cnn_epochs != 1 else ""), lambda: small_cnn(num_classes, in_channels=channels), splits,
+                    seeds=seeds, epochs=cnn_epochs, lr=3e-3, scheduler="cosine", batch_size=64, device="cpu")
+    return [replace(base["linear"], name="linear (standardised pixels)"),
+            replace(base["mlp"], name=f"MLP, {hidden} hidden (standardised pixels)"), cnn]
 
 
 def separated(a: SeedRuns, b: SeedRuns) -> bool:

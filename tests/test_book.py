@@ -13,6 +13,19 @@ def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists():
         assert f"notebooks/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
 
 
+def test_exercise_solutions_stay_collapsed_in_jupyterlab_and_colab_too():
+    # the hide-cell tag folds a solution on the web page only; jupyter.source_hidden folds it in the notebook itself
+    import json
+
+    open_solutions = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            meta = cell.get("metadata", {})
+            if "hide-cell" in meta.get("tags", []) and not meta.get("jupyter", {}).get("source_hidden"):
+                open_solutions.append(f"{nb.name} cell {i}")
+    assert not open_solutions, "hide-cell without jupyter.source_hidden: " + ", ".join(open_solutions)
+
+
 def test_book_builds_without_warnings():
     # The same build the browser test opens (tests/bookbuild.py builds it once per run).
     build = build_book()

@@ -39,6 +39,21 @@ def test_baselines_learn_a_linear_rule():
     assert runs["linear"].mean > 0.8 and runs["mlp"].params == 16 * 8 + 8 + 8 * 2 + 2
 
 
+def test_yardstick_runs_standardise_the_pixel_models_and_train_the_small_cnn():
+    g = torch.Generator().manual_seed(0)
+    x = 5 + 3 * torch.rand(90, 3, 16, 16, generator=g)  # far from standardised, as raw pixels are
+    y = torch.arange(90) % 10
+    splits = Splits(*(TensorDataset(x[i::3], y[i::3]) for i in range(3)))
+    linear, mlp, cnn = ex.yardstick_runs(splits, epochs=1, cnn_epochs=1, seeds=(0, 1), hidden=8)
+    assert [r.name for r in (linear, mlp, cnn)] == ["linear (standardised pixels)",
+                                                    "MLP, 8 hidden (standardised pixels)", "small CNN, 1 epoch"]
+    assert all(r.seeds == [0, 1] for r in (linear, mlp, cnn))
+    # the pixel models saw standardised inputs: the same seed on the standardised split gives the same numbers
+    again = ex.baselines(ex.standardised(splits), 10, seeds=(0, 1), epochs=1, hidden=8)
+    assert linear.test_acc == again["linear"].test_acc and mlp.test_acc == again["mlp"].test_acc
+    assert cnn.params == ex.count_params(ex.small_cnn(10))
+
+
 def test_statistics_and_summary():
     r = _runs("a", [0.5, 0.6, 0.7])
     assert r.mean == pytest.approx(0.6) and r.std == pytest.approx(0.1) and (r.low, r.high) == (0.5, 0.7)

@@ -14,6 +14,7 @@ from cnnbook.models import (
     densenet201,
     load_torchvision_weights,
 )
+from cnnbook.models.densenet import reuse_map
 from cnnbook.profile import count_params
 
 BUILDERS = {"densenet121": densenet121, "densenet161": densenet161, "densenet169": densenet169,
@@ -220,3 +221,16 @@ def test_construction_errors():
         DenseBlock(0, 8, 4)
     with pytest.raises(ValueError, match="num_output_features"):
         Transition(8, 0)
+
+
+def test_reuse_map_reads_each_sources_weights():
+    block = DenseBlock(3, 4, 2)  # k0 = 4, k = 2: layers read 4, 6 and 8 channels
+    with torch.no_grad():
+        for layer in block.children():
+            w = layer.conv1.weight  # (out, in, 1, 1): give input channel c the weight c + 1
+            w.copy_(torch.arange(1.0, w.shape[1] + 1).view(1, -1, 1, 1).expand_as(w))
+    grid = reuse_map(block)
+    assert grid.shape == (3, 3) and torch.isnan(grid[0, 1:]).all() and torch.isnan(grid[1, 2])
+    assert grid[0, 0] == grid[2, 0] == 2.5      # the block input: channels 1-4
+    assert grid[1, 1] == grid[2, 1] == 5.5      # layer 1's maps: channels 5-6
+    assert grid[2, 2] == 7.5                    # layer 2's maps: channels 7-8

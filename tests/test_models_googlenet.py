@@ -13,6 +13,7 @@ from cnnbook.models.googlenet import (
     InceptionAux,
     NaiveInception,
     googlenet,
+    inception_stack,
 )
 from cnnbook.profile import count_params
 
@@ -209,3 +210,20 @@ def test_exported_from_the_package():
 
     for obj in (GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, NaiveInception, googlenet):
         assert getattr(package, obj.__name__) is obj
+
+
+def test_inception_stack_stems_and_equal_macs():
+    from cnnbook.profile import macs
+
+    x = torch.randn(2, 3, 32, 32)
+    for stride, side in ((2, 8), (1, 16)):
+        net = inception_stack(0.25, stem_stride=stride).eval()
+        maps = net[:3](x)   # stem conv, pool, inception 3a
+        assert maps.shape[-1] == side and net(x).shape == (2, 10)
+    reduced, naive = inception_stack(0.25), inception_stack(0.1, naive=True)
+    assert isinstance(naive[2], NaiveInception) and isinstance(reduced[2], Inception)
+    assert abs(macs(naive, (3, 32, 32)) / macs(reduced, (3, 32, 32)) - 1) < 0.05  # the ablation's equal compute
+    with pytest.raises(ValueError, match="stem_stride"):
+        inception_stack(0.25, stem_stride=3)
+    with pytest.raises(ValueError, match="width"):
+        inception_stack(0)

@@ -34,6 +34,10 @@ def test_every_record_runs_in_quick_mode(name, tmp_path):
     ref = load_record(name, out)
     assert ref.meta["quick"] is True and [r.name for r in ref.runs] == [a.name for a in get_record(name).arms]
     assert all(r.seeds == [0, 1] and len(r.histories) == 2 and len(r.histories[0]) == 1 for r in ref.runs)
+    for arm, run in zip(get_record(name).arms, ref.runs):  # a probe's answer is kept per seed, and only for its arm
+        assert ("probe" in run.extra) == (arm.probe is not None)
+        if arm.probe is not None:
+            assert len(run.extra["probe"]) == 2 and run.extra["probe"][0] == json.loads(json.dumps(run.extra["probe"][0]))
     with pytest.raises(ValueError, match="quick"):
         check_record(name, out)  # a quick run never passes for the real record
 

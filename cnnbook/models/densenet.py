@@ -131,6 +131,25 @@ class DenseBlock(nn.Module):
         return torch.cat(features, 1)
 
 
+def reuse_map(block: DenseBlock) -> Tensor:
+    """How much each layer of a dense block reads from each earlier source: the mean |weight| per source.
+
+    Row l is layer l + 1; column 0 is the block's input, column s the maps of layer s. The value is the mean
+    absolute weight of the layer's first convolution over the input channels that source contributes (NaN
+    above the diagonal, where there is no connection). Huang et al. draw this map in their Figure 5.
+    """
+    layers = list(block.children())
+    k0 = layers[0].norm1.num_features
+    k = (layers[1].norm1.num_features - k0) if len(layers) > 1 else 0
+    grid = torch.full((len(layers), len(layers)), float("nan"))
+    for row, layer in enumerate(layers):
+        per_channel = layer.conv1.weight.detach().abs().mean(dim=(0, 2, 3))
+        grid[row, 0] = per_channel[:k0].mean()
+        for source in range(1, row + 1):
+            grid[row, source] = per_channel[k0 + (source - 1) * k: k0 + source * k].mean()
+    return grid
+
+
 class Transition(nn.Sequential):
     """Between dense blocks: BN-ReLU-1x1 conv (compressing the channels), then 2x2 average pooling."""
 

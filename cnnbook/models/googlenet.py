@@ -268,3 +268,31 @@ def googlenet(
         num_classes=num_classes, aux_logits=aux_logits, transform_input=transform_input,
         init_weights=init_weights, **kwargs,
     )
+
+
+def inception_stack(width: float, naive: bool = False, num_classes: int = 10, stem_stride: int = 2) -> nn.Sequential:
+    """GoogLeNet's first three modules on a one-convolution stem, for 32x32 images (chapter 6's ablation).
+
+    Stem: a 3x3 convolution to 32 channels with stride ``stem_stride`` and a 2x2 max-pool, so modules 3a and 3b
+    see 8x8 maps (stride 2) or 16x16 (stride 1); a 2x2 max-pool; 4a; global average pool; linear. Module widths
+    are the paper's Table 1 times ``width``, with 5x5 kernels; ``naive=True`` uses naive modules (no reductions).
+    """
+    check_positive(width=width)
+    if stem_stride not in (1, 2):
+        raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}")
+
+    def w(c: int) -> int:
+        return max(1, round(c * width))
+
+    layers: list[nn.Module] = [BasicConv2d(3, 32, kernel_size=3, stride=stem_stride, padding=1), nn.MaxPool2d(2)]
+    channels = 32
+    for name in ("3a", "3b", "4a"):
+        c1, c3r, c3, c5r, c5, pp = (w(c) for c in INCEPTION_CFG[name])
+        module = (NaiveInception(channels, c1, c3, c5, branch3_kernel=5) if naive
+                  else Inception(channels, c1, c3r, c3, c5r, c5, pp, branch3_kernel=5))
+        layers.append(module)
+        channels = module.out_channels
+        if name == "3b":
+            layers.append(nn.MaxPool2d(2))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)

@@ -48,7 +48,8 @@ class Arm:
 
     ``build`` is called after seeding and returns a fresh network; ``data`` names one of the record's data
     sets; ``live`` marks an arm that repeats the page's live experiment exactly (its fingerprint);
-    ``yardstick`` marks the linear, MLP and small-CNN arms of every results table.
+    ``yardstick`` marks the linear, MLP and small-CNN arms of every results table; ``probe``, if given, is
+    called with each trained network and its JSON-ready answer is kept per seed (``extra["probe"]``).
     """
 
     name: str
@@ -57,6 +58,7 @@ class Arm:
     data: str = "raw"
     live: bool = False
     yardstick: bool = False
+    probe: Callable[[nn.Module], object] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.recipe) - _FIT_KEYS
@@ -168,8 +170,11 @@ def train_arm(record: Record, arm: Arm, seed: int, quick: bool = False) -> dict:
     labels = splits.test.tensors[1]
     predicted = predict(model, splits.test, device="cpu")
     confusion = confusion_matrix(predicted, labels, int(torch.cat([predicted, labels]).max()) + 1)
-    return {"arm": arm.name, "seed": seed, "test_acc": test_acc, "history": history, "confusion": confusion.tolist(),
-            "cpu_seconds": time.process_time() - start, "params": count_params(model)}
+    result = {"arm": arm.name, "seed": seed, "test_acc": test_acc, "history": history, "confusion": confusion.tolist(),
+              "cpu_seconds": time.process_time() - start, "params": count_params(model)}
+    if arm.probe is not None:
+        result["probe"] = arm.probe(model.eval())
+    return result
 
 
 def _task(args: tuple[str, int, int, bool]) -> dict:
@@ -226,12 +231,12 @@ def run_record(name: str, quick: bool = False, out: str | Path | None = None, jo
     for a in record.arms:
         mine = sorted((r for r in results if r["arm"] == a.name), key=lambda r: r["seed"])
         recipe = dict(a.recipe, epochs=1) if quick else dict(a.recipe)
-        runs.append(SeedRuns(
-            a.name, [r["seed"] for r in mine], [r["test_acc"] for r in mine], [r["history"] for r in mine],
-            mine[0]["params"],
-            extra={"data": a.data, "recipe": recipe, "live": a.live, "macs": cost[a.name] // a.recipe["epochs"],
-                   "cpu_seconds": [round(r["cpu_seconds"], 1) for r in mine],
-                   "confusion": [r["confusion"] for r in mine]}))
+        extra = {"data": a.data, "recipe": recipe, "live": a.live, "macs": cost[a.name] // a.recipe["epochs"],
+                 "cpu_seconds": [round(r["cpu_seconds"], 1) for r in mine], "confusion": [r["confusion"] for r in mine]}
+        if a.probe is not None:
+            extra["probe"] = [r["probe"] for r in mine]
+        runs.append(SeedRuns(a.name, [r["seed"] for r in mine], [r["test_acc"] for r in mine],
+                             [r["history"] for r in mine], mine[0]["params"], extra=extra))
     save_runs(runs, out, claim=record.claim, chapter=record.chapter, data=record.data_note, seeds=list(seeds),
               quick=quick, command=f"make record NAME={name}", cnnbook=cnnbook.__version__,
               torch=torch.__version__.split("+")[0], cpu=_cpu_name(), threads=1, jobs=jobs,
