@@ -48,6 +48,7 @@ __all__ = [
     "gradient_support",
     "receptive_field_probe",
     "effective_receptive_field",
+    "erf_on_images",
     "erf_std",
     "erf_radius",
 ]
@@ -1003,6 +1004,48 @@ def effective_receptive_field(
             (grad,) = torch.autograd.grad(picked.sum(), x)
             total += grad[0].detach().abs().sum(0).double().cpu()
     return (total / n_samples).to(torch.float32)
+
+
+def erf_on_images(
+    model: nn.Module,
+    images: torch.Tensor,
+    layer: str | None = None,
+    *,
+    unit: tuple[int, int] | None = None,
+    channel: int | None = None,
+    batch_size: int = 128,
+) -> torch.Tensor:
+    """ERF map (H, W) measured on real images: |d output unit / d image| summed over the image's channels,
+    averaged over the (N, C, H, W) batch `images`.
+
+    The unit and `channel` are chosen as in `effective_receptive_field`; unlike it, the weights stay as they are
+    (trained or not) and the inputs are the images given, not noise. Eval mode (so BatchNorm uses its running
+    statistics and each image's gradient is its own), `batch_size` images per backward pass.
+    """
+    _check_model(model)
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a floating-point (N, C, H, W) tensor, got {shape}")
+    if images.shape[0] == 0 or min(images.shape[1:]) < 1:
+        raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if channel is not None and (not _is_int(channel) or channel < 0):
+        raise ValueError(f"channel must be None or a non-negative int, got {channel!r}")
+    device, dtype = _model_device_dtype(model)
+    total = torch.zeros(images.shape[2:], dtype=torch.float64)
+    with _eval_mode(model), torch.enable_grad():
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start : start + batch_size].detach().to(device=device, dtype=dtype).requires_grad_(True)
+            target = _target(model, x, layer, stop=True)
+            out_size = tuple(target.shape[-2:])
+            row, col = _check_unit(unit if unit is not None else (out_size[0] // 2, out_size[1] // 2), out_size)
+            if channel is not None and channel >= target.shape[1]:
+                raise ValueError(f"channel must be < {target.shape[1]} (the map's channels), got {channel}")
+            picked = target[:, :, row, col] if channel is None else target[:, channel, row, col]
+            (grad,) = torch.autograd.grad(picked.sum(), x)
+            total += grad.detach().abs().sum(1).sum(0).double().cpu()
+    return (total / images.shape[0]).to(torch.float32)
 
 
 def _check_map(erf: Any) -> torch.Tensor:

@@ -50,3 +50,45 @@ def test_ex5_weights_saved():
     assert ch02.ex5(0.556)
     assert not ch02.ex5(0.45)
     assert not ch02.ex5(None)
+
+
+def test_ex6_same_field_by_depth_or_dilation():
+    # fields: 1 + 2 * 32 = 65 and 1 + 8 * 2 * 4 = 65; ERF spread: 4 * sqrt(8) against sqrt(32), i.e. twice as wide
+    assert ch02.ex6((1, 2))
+    assert ch02.ex6([1.0, 1.8])  # a measured ratio (a little below 2 at these depths) passes too
+    assert not ch02.ex6((1, 1))  # "same field, same ERF"
+    assert not ch02.ex6((1, 4))  # dilation counted, the square root of depth forgotten
+    assert not ch02.ex6((4, 2))
+    assert not ch02.ex6(2)
+    assert not ch02.ex6(None)
+
+
+def _stack(depth, dilation, width=8):
+    from torch import nn
+
+    layers = []
+    for i in range(depth):
+        layers += [nn.Conv2d(1 if i == 0 else width, width, 3, padding=dilation, dilation=dilation), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def test_ex7_range_holds_for_every_single_seed_and_for_the_chapters_average():
+    from cnnbook.receptive_field import effective_receptive_field, erf_std, receptive_field_of
+
+    deep, dilated = _stack(32, 1), _stack(8, 4)
+    assert receptive_field_of(deep, (1, 72, 72)).size == receptive_field_of(dilated, (1, 72, 72)).size == 65
+
+    def erf(net, seed):
+        return effective_receptive_field(net, (1, 72, 72), n_samples=2, reinit=True, seed=seed)
+
+    deep_maps = [erf(deep, seed) for seed in range(10)]
+    dilated_maps = [erf(dilated, seed) for seed in range(10)]
+    singles = [erf_std(a) / erf_std(b) for a, b in zip(deep_maps, dilated_maps)]
+    assert all(ch02.EX7_LOW < r < ch02.EX7_HIGH for r in singles), singles
+    for seeds in ([0, 1, 2], [3, 4, 5]):  # the chapter's way: each map averaged over three seeds
+        ratio = erf_std(sum(deep_maps[s] for s in seeds) / 3) / erf_std(sum(dilated_maps[s] for s in seeds) / 3)
+        assert abs(ratio - 0.5) < 0.05 and ch02.ex7(ratio)
+    assert not ch02.ex7(0.25)  # the 8-layer stack's ERF over the dilated one's: the dilation, not the depth, compared
+    assert not ch02.ex7(1.0)  # "the same field, so the same ERF"
+    assert not ch02.ex7(2.0)  # upside down: outside 0..1
+    assert not ch02.ex7(None)

@@ -1,13 +1,15 @@
 """Checkers for the exercises of chapter 2, "Receptive fields".
 
-Each checker computes the expected answer with ``cnnbook.receptive_field``, out of the reader's sight.
+Each checker computes the expected answer with ``cnnbook.receptive_field``, out of the reader's sight; exercise 7
+accepts a measurement in the range that the chapter's seeds give (its test measures it on seeds 0-9).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_range
 from cnnbook.receptive_field import receptive_field
 
 # Exercise 1: ResNet's stem (7x7 stride 2, 3x3 max pool stride 2) followed by two 3x3 convolutions.
@@ -69,3 +71,36 @@ def ex5(answer: Any) -> bool:
     expected = 1 - (N_STACKED * 3 * 3) / (size * size)
     return check(answer, expected, name="Exercise 5", rel_tol=2e-3,
                  hint="the stack has 4 * 9 * C^2 weights; the single layer's kernel is as wide as the stack's field.")
+
+
+# Exercise 6 (conceptual): one 65-pixel field reached two ways, by depth or by dilation.
+EX6_DEEP = (32, 1)  # (3x3 layers, dilation): 32 ordinary layers
+EX6_DILATED = (8, 4)  # 8 layers with dilation 4
+EX6_REL_TOL = 0.15
+
+
+def _stack(layers: int, dilation: int) -> list[tuple[int, int, int, int]]:
+    return [(3, 1, dilation, dilation)] * layers
+
+
+def ex6(answer: Any) -> bool:
+    """(theoretical field, ERF spread) of 8 layers with dilation 4, each over the same for 32 ordinary layers."""
+    (deep_n, deep_d), (dil_n, dil_d) = EX6_DEEP, EX6_DILATED
+    field_ratio = receptive_field(_stack(dil_n, dil_d)).size / receptive_field(_stack(deep_n, deep_d)).size
+    # The ERF's spread grows like the square root of the depth; a dilation d lays the same pattern d pixels apart.
+    erf_ratio = (dil_d * math.sqrt(dil_n)) / (deep_d * math.sqrt(deep_n))
+    return check(answer, (field_ratio, erf_ratio), name="Exercise 6", rel_tol=EX6_REL_TOL,
+                 hint="each layer adds 2 * dilation pixels to the field; the ERF's spread grows like the square "
+                      "root of the number of layers, and a dilation d spreads the same pattern d times wider.")
+
+
+# Exercise 7 (experimental): measure the ratio that exercise 6 predicts (a single seed's range, see the tests).
+EX7_LOW, EX7_HIGH = 0.42, 0.64
+
+
+def ex7(answer: Any) -> bool:
+    """ERF std of the chapter's 32-layer stack over the ERF std of 8 layers with dilation 4, as measured."""
+    return check_range(answer, EX7_LOW, EX7_HIGH, name="Exercise 7",
+                       quantity="the 32-layer stack's ERF std over the dilated stack's", source="measurement",
+                       hint="build conv_stack's twin with nn.Conv2d(..., 3, padding=4, dilation=4), measure it as "
+                            "the chapter measures erf_mean[32] (same input size and samples), and divide.")
