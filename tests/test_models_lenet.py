@@ -6,12 +6,15 @@ from torch import nn
 
 from cnnbook.models.lenet import (
     C3_TABLE,
+    PAPER_BACKGROUND,
+    PAPER_INK,
     LeNet5,
     PartialConv2d,
     RBFOutput,
     ScaledTanh,
     Subsampling,
     lenet5,
+    paper_input,
 )
 from cnnbook.profile import count_params
 
@@ -220,3 +223,38 @@ def test_exported_from_the_package():
     import cnnbook.models as package
 
     assert package.lenet5 is lenet5 and package.LeNet5 is LeNet5
+
+
+def test_paper_input_scales_and_pads_with_the_background():
+    images = torch.zeros(2, 1, 28, 28)
+    images[0, 0, 10:18, 12:16] = 1.0
+    images[1, 0, 5, 5] = 0.5
+    out = paper_input(images)
+    assert out.shape == (2, 1, 32, 32)
+    assert PAPER_BACKGROUND == -0.1 and PAPER_INK == 1.175
+    assert torch.allclose(out[:, :, :2], torch.tensor(-0.1)) and torch.allclose(out[:, :, :, -2:], torch.tensor(-0.1))
+    assert torch.allclose(out[0, 0, 12:20, 14:18], torch.tensor(1.175))  # the ink block, shifted by the 2-pixel border
+    assert torch.isclose(out[1, 0, 7, 7], torch.tensor(-0.1 + 0.5 * 1.275))
+    assert torch.allclose(out, -0.1 + 1.275 * F.pad(images, (2, 2, 2, 2)))  # an affine map of the zero-padded pixels
+    assert torch.equal(paper_input(images, size=28), -0.1 + 1.275 * images)  # no padding
+    assert images.max() == 1.0  # the input is left alone
+
+
+def test_paper_input_feeds_the_historical_network():
+    out = lenet5(variant="historical")(paper_input(torch.rand(3, 1, 28, 28)))
+    assert out.shape == (3, 10)
+
+
+@pytest.mark.parametrize("bad, size, message", [
+    (torch.rand(28, 28) * 255, 32, r"\[0, 1\]"),
+    (torch.rand(1, 28, 28) - 0.5, 32, r"\[0, 1\]"),
+    (torch.zeros(1, 28, 28, dtype=torch.uint8), 32, "float"),
+    (torch.zeros(28), 32, "float tensor"),
+    ([[0.0]], 32, "float tensor"),
+    (torch.zeros(1, 28, 28), 27, "size"),
+    (torch.zeros(1, 28, 28), 31, "size"),
+    (torch.zeros(1, 28, 28), 32.0, "size"),
+])
+def test_paper_input_rejects_bad_input(bad, size, message):
+    with pytest.raises(ValueError, match=message):
+        paper_input(bad, size=size)

@@ -8,6 +8,8 @@ Parameter counts (10 classes, one input channel):
 - ``variant="historical"``: C1 156 + S2 12 + C3 1,516 + S4 32 + C5 48,120 + F6 10,164 = 60,000 trainable
   parameters, plus the RBF output's 84 x 10 = 840 fixed centres (a buffer, not a parameter).
   With ``output="linear"`` instead of RBF units the historical variant has 60,850.
+
+``paper_input`` scales digits as the paper fed them to the scaled tanh: background -0.1, ink 1.175, 32x32.
 """
 from __future__ import annotations
 
@@ -40,6 +42,28 @@ _CHOICES = {
     "c3": ("full", "partial"),
     "output": ("linear", "rbf"),
 }
+
+
+# Section II.A of the paper: the background (white) is fed as -0.1 and the ink (black) as 1.175.
+PAPER_BACKGROUND, PAPER_INK = -0.1, 1.175
+
+
+def paper_input(images: torch.Tensor, size: int = 32) -> torch.Tensor:
+    """Digits as the paper fed them: ink intensities in [0, 1] (0 background, 1 ink, as MNIST stores them)
+    mapped linearly onto ``PAPER_BACKGROUND``..``PAPER_INK``, then padded with the background value to
+    ``size`` x ``size`` (the paper's 32x32 field; ``size`` equal to the image's side pads nothing).
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim < 2 or not images.is_floating_point():
+        raise ValueError(f"images must be a float tensor (..., H, W), got {getattr(images, 'shape', type(images).__name__)}")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise ValueError(f"images must hold ink intensities in [0, 1], got values in "
+                         f"[{images.min().item():.3g}, {images.max().item():.3g}]")
+    h, w = images.shape[-2:]
+    if isinstance(size, bool) or not isinstance(size, int) or size < max(h, w) or (size - h) % 2 or (size - w) % 2:
+        raise ValueError(f"size must be an int >= the image side that pads it evenly, got {size!r} for {h}x{w} images")
+    scaled = PAPER_BACKGROUND + (PAPER_INK - PAPER_BACKGROUND) * images
+    ph, pw = (size - h) // 2, (size - w) // 2
+    return F.pad(scaled, (pw, pw, ph, ph), value=PAPER_BACKGROUND)
 
 
 class ScaledTanh(nn.Module):
