@@ -34,3 +34,37 @@ def test_ex3_range_holds_the_measured_accuracy():
     assert ch00.ex3(measured)
     assert not ch00.ex3(0.62 + 0.1) and not ch00.ex3(0.3)  # the 32x32 accuracy plus a bit, or a broken run
     assert not ch00.ex3(None) and not ch00.ex3(1.5) and not ch00.ex3("0.5") and not ch00.ex3(True)
+
+
+def test_shapes10_visibility_replays_the_test_split_exactly():
+    import torch
+
+    from cnnbook.data import make_shapes10
+
+    vis = ch00.shapes10_visibility(n=60, seed=20_000)  # raises if the replay misses the generator's coverage
+    plain = make_shapes10(60, seed=20_000)
+    assert torch.equal(vis.images, plain.images) and torch.equal(vis.labels, plain.labels)
+    fraction = vis.visible_fraction
+    assert fraction.shape == (60,) and ((fraction > 0) & (fraction <= 1 + 1e-6)).all()
+    assert (fraction[~vis.occluded] > 0.8).all()  # without a bar only the image border can cut a shape
+    assert fraction[vis.occluded].mean() < fraction[~vis.occluded].mean()
+    assert 5 <= vis.occluded.sum() <= 25  # a bar in about a quarter of the images
+    assert ((vis.contrast > 0) & (vis.contrast < 3**0.5)).all()
+
+
+def test_shapes10_visibility_is_one_for_a_whole_object():
+    import numpy as np
+    import torch
+
+    from cnnbook import data
+
+    # The replay draws the whole outline on a canvas three times as large: the same samples, shifted.
+    inside = data._Painter(32).coverage("star", 16.0, 16.0, 9.0, 0.3, 1.1)
+    large = data._Painter(96).coverage("star", 48.0, 48.0, 9.0, 0.3, 1.1)
+    assert np.array_equal(large[32:64, 32:64], inside) and large.sum() == inside.sum()
+    vis = ch00.shapes10_visibility(n=60, seed=20_000)
+    coverage = data.make_shapes10(60, seed=20_000).coverage
+    border = torch.cat([coverage[:, 0], coverage[:, -1], coverage[:, :, 0], coverage[:, :, -1]], 1).amax(1) > 0
+    whole = ~vis.occluded & ~border
+    assert whole.sum() > 20 and torch.allclose(vis.visible_fraction[whole], torch.ones(int(whole.sum())))
+    assert (vis.visible_fraction <= 1 + 1e-6).all() and (vis.visible_fraction[vis.occluded] < 0.99).sum() >= 5

@@ -75,3 +75,24 @@ def test_ex6_aliasing_without_and_with_blur():
     assert ch01.ex6((0.0, 1.0, 0.5, 0.5))
     assert not ch01.ex6((0.5, 0.5, 0.5, 0.5))  # the shift changes the plain subsampled output completely
     assert not ch01.ex6((0.0, 1.0, 0.0, 1.0)) and not ch01.ex6(None)
+
+
+def test_shift_helpers_move_and_fill_with_zeros():
+    x = torch.arange(1.0, 6.0).view(1, 1, 1, 5)
+    assert ch01.shift_right(x, 2).flatten().tolist() == [0, 0, 1, 2, 3]
+    assert ch01.shift_left(x, 2).flatten().tolist() == [3, 4, 5, 0, 0]
+    assert torch.equal(ch01.shift_right(x), ch01.shift_right(x, 1))
+
+
+def test_ex7_range_holds_the_measured_accuracy(capsys):
+    torch.set_num_threads(1)
+    model = ch01.train_chapter_cnn(seed=0)
+    moved = ch01.shifted_accuracy(model)
+    low, high = ch01.EX7_RANGE
+    assert low + 0.03 <= moved <= high - 0.03
+    assert ch01.ex7(moved)
+    assert ch01.shifted_accuracy(model, pixels=0 + 1) > high  # one pixel barely matters ...
+    assert not ch01.ex7(0.986)  # ... and the centred digits' accuracy is not the answer
+    assert not ch01.ex7(ch01.shifted_accuracy(model, pixels=5))  # moved too far
+    assert not ch01.ex7(None) and not ch01.ex7(1.5) and not ch01.ex7("0.7") and not ch01.ex7(True)
+    assert "not answered" in capsys.readouterr().out
