@@ -60,3 +60,27 @@ def test_ex6_adaptive_windows():
     assert not ch06.ex6(paper_like)
     assert not ch06.ex6(lambda size, out: 1 / 0)
     assert not ch06.ex6(None)
+
+
+def test_ex7_costliest_branch_is_the_3x3():
+    costs = ch06.branch_macs(ch06.Inception(192, *ch06.INCEPTION_CFG["3a"], branch3_kernel=5))
+    assert costs["branch2"] == 28 * 28 * (192 * 96 + 96 * 128 * 9)  # reduce, then 3x3
+    assert ch06.ex7("branch2")
+    assert not ch06.ex7("branch3") and not ch06.ex7("5x5") and not ch06.ex7(None)
+
+
+def test_ex8_measured_share_of_the_auxiliary_losses():
+    import torch
+    import torch.nn.functional as F
+
+    import cnnbook
+    from cnnbook.data import load_shapes10
+    from cnnbook.models import googlenet
+
+    images, labels = load_shapes10().train.tensors
+    cnnbook.set_seed(0)
+    out = googlenet(small_input=True, width=0.125, num_classes=10).train()(images[:256])
+    aux = 0.3 * (F.cross_entropy(out.aux_logits1, labels[:256]) + F.cross_entropy(out.aux_logits2, labels[:256]))
+    share = (aux / (F.cross_entropy(out.logits, labels[:256]) + aux)).item()
+    assert ch06.ex8(share)
+    assert not ch06.ex8(0.6) and not ch06.ex8(1.6) and not ch06.ex8(None)

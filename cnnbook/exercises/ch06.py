@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_range
 from cnnbook.models.googlenet import INCEPTION_CFG, Inception, InceptionAux, NaiveInception
 from cnnbook.profile import count_params, macs
 
@@ -20,6 +20,12 @@ EX2_IN_CHANNELS = 256
 EX4_INPUT = (192, 28, 28)
 # Exercise 5: the second auxiliary classifier sits on inception 4d's 528 channels, 1000 classes.
 EX5_IN_CHANNELS, EX5_CLASSES = 528, 1000
+# Exercise 7: which branch of the paper's module 3a (5x5 in branch 3, with reductions) does the most MACs.
+EX7_BRANCHES = ("branch1", "branch2", "branch3", "branch4")
+# Exercise 8: the share of the auxiliary losses in an untrained small GoogLeNet's training loss. An untrained
+# 10-way classifier's cross-entropy is about ln 10 for every head, so the share is near 0.6 / 1.6 = 0.375; the
+# measured value (width 1/8, seeds 0-5, the first 256 Shapes10 training images) is 0.3749-0.3754.
+EX8_RANGE = (0.35, 0.40)
 
 
 def ex1(answer: Any) -> bool:
@@ -92,3 +98,27 @@ EX6_CASES = [(14, 4), (7, 4), (28, 4), (13, 5), (6, 6), (5, 3), (10, 1)]
 def ex6(fn: Callable | None) -> bool:
     """The reader's ``adaptive_windows(size, out)``: the (first, last) input index of each adaptive-pooling window."""
     return check_function(fn, _adaptive_windows, EX6_CASES, name="Exercise 6")
+
+
+def branch_macs(module: Inception, input_shape: tuple[int, int, int] = EX4_INPUT) -> dict[str, int]:
+    """Multiply-accumulates of each of an Inception module's four branches on ``input_shape``."""
+    return {name: macs(getattr(module, name), input_shape) for name in EX7_BRANCHES}
+
+
+def ex7(answer: Any) -> bool:
+    """The branch of the paper's module 3a (5x5 branch, with reductions) that does the most MACs."""
+    costs = branch_macs(Inception(EX4_INPUT[0], *INCEPTION_CFG["3a"], branch3_kernel=5))
+    if answer is not None and answer not in EX7_BRANCHES:
+        print(f"Exercise 7: answer with one of {', '.join(map(repr, EX7_BRANCHES))}, got {answer!r}.")
+        return False
+    return check(answer, max(costs, key=costs.get), name="Exercise 7",
+                 hint="after the reductions, which convolution reads many channels and writes many, with a kernel "
+                      "larger than 1x1?")
+
+
+def ex8(answer: Any) -> bool:
+    """The measured share of the two auxiliary losses (weighted 0.3) in an untrained small GoogLeNet's loss."""
+    return check_range(answer, *EX8_RANGE, name="Exercise 8", quantity="the share of the auxiliary losses",
+                       source="measurement",
+                       hint="share = 0.3 (aux1 + aux2) / (main + 0.3 (aux1 + aux2)), each a cross-entropy of the "
+                            "training-mode outputs on the same images.")
