@@ -68,3 +68,25 @@ def test_ex5_memory_ratio_of_the_first_block():
     assert not ch08.ex5(2.0)
     assert not ch08.ex5(efficient / naive)
     assert not ch08.ex5(None)
+
+
+def test_ex6_wider_and_shallower_blocks_cost_more():
+    def block_params(layers, k, k0=24):  # P(C) = 2C + 4kC + 8k + 36k^2 summed over the layers
+        return sum(2 * c + 4 * k * c + 8 * k + 36 * k * k for c in (k0 + i * k for i in range(layers)))
+
+    assert (block_params(6, 24), block_params(12, 12)) == (174_960, 117_360)
+    assert ch08.ex6("more")
+    assert not ch08.ex6("fewer") and not ch08.ex6("the same") and not ch08.ex6("bigger") and not ch08.ex6(None)
+
+
+def test_ex7_untrained_reuse_maps_are_nearly_flat():
+    import cnnbook
+    from cnnbook.models.densenet import DenseBlock, reuse_map
+    from cnnbook.records.densenet import small_densenet
+
+    cnnbook.set_seed(0)
+    net = small_densenet(small_input=True)
+    ratios = [(row[~row.isnan()].min() / row[~row.isnan()].max()).item()
+              for block in net.modules() if isinstance(block, DenseBlock) for row in reuse_map(block)]
+    assert ch08.ex7(min(ratios))
+    assert not ch08.ex7(0.3) and not ch08.ex7(1.2) and not ch08.ex7(None)

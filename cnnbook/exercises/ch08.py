@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_range
 from cnnbook.models.densenet import DenseBlock, DenseLayer, DenseNet, densenet121, densenet169
 from cnnbook.profile import count_params
 
@@ -18,6 +18,12 @@ from cnnbook.profile import count_params
 EX1_BLOCK, EX1_LAYER = 3, 12
 # Exercise 5: DenseNet-121's first dense block (k0 = 64 channels in, k = 32, 6 layers).
 EX5_BLOCK = dict(num_layers=6, num_input_features=64, growth_rate=32)
+# Exercise 6: a block of 12 layers with k = 12 against one of 6 layers with k = 24 (both add 144 channels to 24).
+EX6_K0, EX6_SHALLOW, EX6_DEEP = 24, (6, 24), (12, 12)
+EX6_CHOICES = ("more", "fewer", "the same")
+# Exercise 7: the smallest source weight relative to its row's largest, in the reuse maps of the chapter's untrained
+# CIFAR-stem DenseNet-BC-28 (seed 0): measured 0.796 (seeds 0-2: 0.80-0.87).
+EX7_RANGE = (0.70, 0.90)
 
 
 def _layer_of_densenet121(block: int, layer: int) -> DenseLayer:
@@ -96,3 +102,23 @@ def ex5(answer: Any) -> bool:
     return check(answer, naive / efficient, name="Exercise 5", rel_tol=0.01,
                  hint="naive: each layer keeps 2 (k0 + (l-1) k) + 8k channels; efficient: the block input and "
                       "every new map once, plus 8k channels per layer.")
+
+
+def ex6(answer: Any) -> bool:
+    """Whether 6 layers with k = 24 have more, fewer or the same parameters as 12 layers with k = 12 (k0 = 24)."""
+    if answer is not None and answer not in EX6_CHOICES:
+        print(f"Exercise 6: answer with one of {', '.join(map(repr, EX6_CHOICES))}, got {answer!r}.")
+        return False
+    with torch.device("meta"):
+        shallow = count_params(DenseBlock(EX6_SHALLOW[0], EX6_K0, EX6_SHALLOW[1]))
+        deep = count_params(DenseBlock(EX6_DEEP[0], EX6_K0, EX6_DEEP[1]))
+    expected = "more" if shallow > deep else "fewer" if shallow < deep else "the same"
+    return check(answer, expected, name="Exercise 6",
+                 hint="in P(C) = 2C + 4kC + 8k + 36k^2, which terms grow with k, and how fast?")
+
+
+def ex7(answer: Any) -> bool:
+    """The measured flatness of an untrained DenseNet's reuse maps (smallest / largest source weight in a row)."""
+    return check_range(answer, *EX7_RANGE, name="Exercise 7", quantity="the smallest ratio", source="measurement",
+                       hint="seed 0, the record's small_densenet(small_input=True), reuse_map of each dense block, "
+                            "and in every row the smallest value over the largest (NaNs left out).")
