@@ -958,6 +958,18 @@ def _reinitialise(model: nn.Module) -> None:
             module.reset_parameters()
 
 
+def _unit_input_grad(model: nn.Module, x: torch.Tensor, layer: str | None, unit: Any, channel: int | None) -> torch.Tensor:
+    """d (unit of ``layer``, summed over its channels or only ``channel``) / d x, for every image of the batch x."""
+    target = _target(model, x, layer, stop=True)
+    out_size = tuple(target.shape[-2:])
+    row, col = _check_unit(unit if unit is not None else (out_size[0] // 2, out_size[1] // 2), out_size)
+    if channel is not None and channel >= target.shape[1]:
+        raise ValueError(f"channel must be < {target.shape[1]} (the map's channels), got {channel}")
+    picked = target[:, :, row, col] if channel is None else target[:, channel, row, col]
+    (grad,) = torch.autograd.grad(picked.sum(), x)
+    return grad.detach()
+
+
 def effective_receptive_field(
     model: nn.Module,
     input_size: Sequence[int],
@@ -995,14 +1007,7 @@ def effective_receptive_field(
                     _reinitialise(net)
             generator = torch.Generator().manual_seed(seed * 7919 + sample)
             x = torch.randn((1, *input_size), generator=generator, dtype=dtype).to(device).requires_grad_(True)
-            target = _target(net, x, layer, stop=True)
-            out_size = tuple(target.shape[-2:])
-            row, col = _check_unit(unit if unit is not None else (out_size[0] // 2, out_size[1] // 2), out_size)
-            if channel is not None and channel >= target.shape[1]:
-                raise ValueError(f"channel must be < {target.shape[1]} (the map's channels), got {channel}")
-            picked = target[0, :, row, col] if channel is None else target[0, channel, row, col]
-            (grad,) = torch.autograd.grad(picked.sum(), x)
-            total += grad[0].detach().abs().sum(0).double().cpu()
+            total += _unit_input_grad(net, x, layer, unit, channel)[0].abs().sum(0).double().cpu()
     return (total / n_samples).to(torch.float32)
 
 
@@ -1037,14 +1042,7 @@ def erf_on_images(
     with _eval_mode(model), torch.enable_grad():
         for start in range(0, images.shape[0], batch_size):
             x = images[start : start + batch_size].detach().to(device=device, dtype=dtype).requires_grad_(True)
-            target = _target(model, x, layer, stop=True)
-            out_size = tuple(target.shape[-2:])
-            row, col = _check_unit(unit if unit is not None else (out_size[0] // 2, out_size[1] // 2), out_size)
-            if channel is not None and channel >= target.shape[1]:
-                raise ValueError(f"channel must be < {target.shape[1]} (the map's channels), got {channel}")
-            picked = target[:, :, row, col] if channel is None else target[:, channel, row, col]
-            (grad,) = torch.autograd.grad(picked.sum(), x)
-            total += grad.detach().abs().sum(1).sum(0).double().cpu()
+            total += _unit_input_grad(model, x, layer, unit, channel).abs().sum(1).sum(0).double().cpu()
     return (total / images.shape[0]).to(torch.float32)
 
 
