@@ -125,3 +125,33 @@ def test_curves_and_missing_histories():
         curves(runs, "loss")
     with pytest.raises(ValueError, match="no per-epoch curves"):
         curves([SeedRuns("b", [0], [0.5])])
+
+
+def test_flat_share_of_difference_and_blur_kernels():
+    from cnnbook.records.digits import first_layer, flat_share
+    sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    weight = torch.stack([sobel, torch.ones(3, 3), torch.eye(3) - 0.5]).unsqueeze(1)  # (3, 1, 3, 3)
+    assert torch.allclose(flat_share(weight), torch.tensor([0.0, 1.0, 1.5 / 4.5]))
+    with pytest.raises(ValueError, match="convolution weight"):
+        flat_share(torch.ones(3, 3))
+    net = torch.nn.Module()
+    net.conv1 = torch.nn.Conv2d(1, 3, 3)
+    with torch.no_grad():
+        net.conv1.weight.copy_(weight)
+    assert first_layer(net)["flat_share"] == [0.0, 1.0, round(1.5 / 4.5, 6)]
+
+
+def test_erf_probe_measures_the_untrained_weights_it_kept():
+    from cnnbook.models import small_cnn
+    from cnnbook.records.erf import erf_probe, keeping_initial
+    build = lambda: small_cnn(10)  # noqa: E731
+    net = keeping_initial(build)()
+    assert "initial_state" not in dict(net.named_modules()) and len(list(net.parameters())) == len(list(build().parameters()))
+    probe = erf_probe(("features.10",), build)
+    before = probe(net.eval())
+    assert before["features.10 untrained"] == before["features.10 trained"]  # nothing trained yet
+    with torch.no_grad():
+        net.features[0].weight.mul_(-1.0).add_(0.1)  # "training" changes the weights, not the kept copy
+    after = probe(net)
+    assert after["features.10 untrained"] == before["features.10 untrained"]
+    assert after["features.10 trained"] != before["features.10 trained"]

@@ -462,7 +462,8 @@ class LadderNet(nn.Module):
         return self.head(torch.flatten(x, 1))
 
 
-def _ladder_configs() -> list[tuple[str, LadderConfig]]:
+def ladder_configs() -> list[tuple[str, LadderConfig]]:
+    """The paper's modernisation steps in order, as (step name, the rung's LadderConfig)."""
     steps: list[tuple[str, dict]] = [
         ("ResNet-50", {}),
         ("training recipe (layer scale)", {"layer_scale": 1e-6}),
@@ -492,4 +493,4 @@ def convnext_ladder() -> list[tuple[str, Callable[..., LadderNet]]]:
     The first rung has ResNet-50's parameters (25,557,032), the last ConvNeXt-T's (28,589,128) and computes
     the same function. A builder takes LadderNet's keywords (num_classes, width_scale, depths, small_input, ...).
     """
-    return [(name, partial(LadderNet, config)) for name, config in _ladder_configs()]
+    return [(name, partial(LadderNet, config)) for name, config in ladder_configs()]

@@ -208,9 +208,9 @@ def run_record(name: str, quick: bool = False, out: str | Path | None = None, jo
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     # The costliest tasks first, so that no core idles at the end waiting for one long run.
-    shape = tuple(_datasets(record, quick)["raw"].train.tensors[0].shape[1:])
     cost = {}
     for a in record.arms:
+        shape = tuple(_datasets(record, quick)[a.data].train.tensors[0].shape[1:])
         with torch.device("meta"):
             cost[a.name] = macs(a.build(), shape) * a.recipe["epochs"]
     tasks = sorted(((name, i, s, quick) for i, a in enumerate(record.arms) for s in seeds),
