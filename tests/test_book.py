@@ -1,7 +1,12 @@
 """The HTML book builds from the committed notebooks with every Sphinx warning treated as an error."""
+import json
+import re
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
+import yaml
 from bookbuild import ROOT, VENDOR_FILES, build_book, missing_vendor_files, toc_files
+from test_dev_talk import html_hits
 
 
 
@@ -71,3 +76,92 @@ def test_every_figure_has_alt_text_that_describes_it():
             if len(text) < 10 or text.endswith((".png", ".svg", ".jpg")) or "_images" in text or text == src:
                 problems.append(f"{path}: {src} has alt {alt!r}")
     assert not problems, "\n".join(problems)
+
+
+def _config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def test_every_chapter_has_its_launch_buttons_and_the_repository_button():
+    # jupyter-book turns `repository` and `launch_buttons` into theme options; `sphinx.config.html_theme_options`
+    # replaces them unless `sphinx.recursive_update` is on, and then every button silently vanishes.
+    config = _config()
+    repository, launch = config["repository"], config["launch_buttons"]
+    url, branch = repository["url"].rstrip("/"), repository.get("branch", "main")
+    prefix = repository.get("path_to_book", "").strip("/")
+    prefix = f"{prefix}/" if prefix else ""
+    org_repo = urlsplit(url).path.strip("/")
+    colab, binder = launch["colab_url"].rstrip("/"), launch["binderhub_url"].rstrip("/")
+    build = build_book()
+    chapters = [path for path in toc_files() if path.startswith("notebooks/")]
+    assert chapters
+    problems = []
+    for path in chapters:
+        parser = _Hrefs()
+        parser.feed((build.html / f"{path}.html").read_text(encoding="utf-8"))
+        notebook = f"{prefix}{path}.ipynb"
+        if f"{colab}/github/{org_repo}/blob/{branch}/{notebook}" not in parser.hrefs:
+            problems.append(f"{path}: no Colab launch link for {notebook}")
+        if not any(h.startswith(f"{binder}/v2/gh/{org_repo}/{branch}?") and h.endswith(notebook) for h in parser.hrefs):
+            problems.append(f"{path}: no Binder launch link for {notebook}")
+        if url not in parser.hrefs:
+            problems.append(f"{path}: no repository button ({url})")
+    assert not problems, "\n".join(problems)
+
+
+def test_built_pages_have_no_development_talk():
+    # The patterns of tests/test_dev_talk.py, on the text of every page of the same build (scripts and
+    # attributes left out): what the notebooks and pages hold, and what the build adds around them.
+    build = build_book()
+    found = html_hits(build.html)
+    assert not found, "development talk in the built book:\n  " + "\n  ".join(found)
+
+
+def test_the_repository_url_is_one_value():
+    # _config.yml's repository (the launch and repository buttons), pyproject.toml's URLs, the README and the
+    # install line in every notebook's first code cell name the same repository.
+    url = _config()["repository"]["url"].rstrip("/")
+    owner = urlsplit(url).path.strip("/").split("/")[0]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    table = re.search(r"^\[project\.urls\]\n(.*?)(?=^\[|\Z)", pyproject, re.MULTILINE | re.DOTALL)
+    urls = re.findall(r'^\s*([\w"-]+)\s*=\s*"([^"]*)"', table.group(1), re.MULTILINE) if table else []
+    assert urls, "pyproject.toml has no [project.urls]"
+    for name, value in urls:
+        assert value.rstrip("/") == url, f"pyproject.toml's {name} URL {value} is not _config.yml's {url}"
+    readme = (ROOT / "README.md").read_text()
+    assert url in readme, f"the README does not name the repository {url}"
+    texts = {"README.md": readme, "pyproject.toml": pyproject}
+    texts.update({str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "book").glob("*.md"))})
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        first = next(("".join(c["source"]) for c in cells if c["cell_type"] == "code"), "")
+        installs = re.findall(r"git\+(https?://[^\s\"'@]+)", first)
+        assert installs, f"{nb.name}: the first code cell installs no package from the repository"
+        for found in installs:
+            assert found.rstrip("/") == url, f"{nb.name}: the first code cell installs from {found}, not {url}"
+        texts[nb.name] = "".join("".join(c["source"]) for c in cells)
+    # No other spelling of the book's own repository anywhere (a renamed repository left behind somewhere).
+    own = re.compile(rf"github\.com/{re.escape(owner)}/[\w.-]+", re.IGNORECASE)
+    for name, text in texts.items():
+        for match in own.finditer(text):
+            assert f"https://{match.group(0)}".removesuffix(".git") == url, f"{name} names {match.group(0)}, not {url}"
+
+
+def test_the_intro_states_the_reference_runs_cpu_time():
+    # book/intro.md says how long the reference runs took: the sum of their records' CPU seconds, in hours.
+    seconds = sum(json.loads(path.read_text())["meta"]["seconds"]
+                  for path in (ROOT / "cnnbook" / "benchmarks").glob("*.json"))
+    stated = re.search(r"reference runs took about\s+(\d+)\s+hours of CPU time", (ROOT / "book" / "intro.md").read_text())
+    assert stated, "book/intro.md no longer says how long the reference runs took"
+    assert int(stated.group(1)) == round(seconds / 3600), f"the records hold {seconds / 3600:.2f} CPU hours"
