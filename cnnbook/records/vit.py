@@ -1,4 +1,4 @@
-"""Chapter 12's record: a small ViT against a CNN of equal parameters on 10%, 30% and 100% of Shapes10."""
+"""Chapter 11's record: a small ViT against a CNN of equal parameters on 10%, 30% and 100% of Shapes10."""
 from __future__ import annotations
 
 from functools import partial
@@ -10,10 +10,10 @@ from cnnbook.records.core import Arm, Record, register
 
 SHARES = (0.1, 0.3, 1.0)
 VIT = dict(patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128)
-"""Chapter 12's small ViT."""
+"""Chapter 11's small ViT."""
 CNN_WIDTHS = (16, 32, 64, 96)
 """The small CNN widened to the ViT's parameter count."""
-RECIPE = dict(lr=2e-3, scheduler="cosine")  # Adam, batch 64: chapter 12's recipe
+RECIPE = dict(lr=2e-3, scheduler="cosine")  # Adam, batch 64: chapter 11's recipe
 CNN_EPOCHS, VIT_EPOCHS, BASELINE_EPOCHS = 3, 6, 3  # at the full training set; a share s trains 1/s times longer
 TRAIN_IMAGES = 3000
 
@@ -52,17 +52,17 @@ def _share_arms(share: float) -> tuple[Arm, ...]:
 
 DATA = register(Record(
     name="vit_data",
-    chapter="12_vit",
+    chapter="11_vit",
     claim=("A CNN of the small ViT's parameter count beats it on Shapes10 at 300, 900 and 3,000 training images "
            "(equal optimiser steps at every size), and more data narrows the gap."),
     data=shapes10_shares,
     data_note=("Shapes10's default split; 10%, 30% and 100% of its 3,000 training images (a seeded subset), each "
                "standardised with its own statistics; the same 500 validation and 1,000 test images"),
     arms=(
-        Arm("small ViT, chapter 12's 6 epochs", partial(small_vit, **VIT), dict(RECIPE, epochs=VIT_EPOCHS), data="std",
+        Arm("small ViT, the page's 6 epochs", partial(small_vit, **VIT), dict(RECIPE, epochs=VIT_EPOCHS), data="std",
             live=True),
         *(arm for share in SHARES for arm in _share_arms(share)),
-        Arm("small CNN, chapter 12's 3 epochs", partial(small_cnn, 10), dict(RECIPE, epochs=CNN_EPOCHS), data="std",
+        Arm("small CNN, the page's 3 epochs", partial(small_cnn, 10), dict(RECIPE, epochs=CNN_EPOCHS), data="std",
             live=True, yardstick=True),
     ),
 ))
