@@ -80,7 +80,7 @@ test-oldtorch:
 
 ## make lab: open the notebooks in JupyterLab
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## make bench: execute every notebook in a fresh kernel and print its wall time
 bench: $(STAMP)

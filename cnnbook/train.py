@@ -1,7 +1,14 @@
-"""A small, explicit training loop for classification: ``fit``, ``evaluate``, ``predict``."""
+"""A small, explicit training loop for classification: ``fit``, ``evaluate``, ``predict``.
+
+Also the pieces ``fit`` is made of and the tools around it: ``make_optimizer``, ``make_scheduler`` (constant,
+step, cosine and one-cycle schedules, with an optional linear warm-up) and ``lr_range_test`` / ``suggest_lr``
+(Smith's learning-rate range test).
+"""
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +31,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)  # the learning rate of every step (the first parameter group's)
     best_epoch: int | None = None
     stopped_epoch: int | None = None  # set when early stopping ended the run before `epochs`
 
@@ -92,8 +100,12 @@ def predict(
     return torch.cat(preds)
 
 
+OPTIMIZERS = ("adam", "adamw", "sgd", "plain_sgd")
+"""The names :func:`make_optimizer` (and so :func:`fit`) knows."""
+
+
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """'adam', 'adamw' or 'sgd' (momentum 0.9) over the trainable parameters."""
+    """'adam', 'adamw', 'sgd' (momentum 0.9) or 'plain_sgd' (no momentum) over the trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
@@ -103,7 +115,52 @@ def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float =
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose 'adam', 'adamw' or 'sgd', or pass an Optimizer")
+    if name == "plain_sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}, or pass an Optimizer")
+
+
+SCHEDULERS = (None, "cosine", "step", "onecycle")
+"""The learning-rate schedules of :func:`make_scheduler` (and so of :func:`fit`), all stepped once per batch."""
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, name: str | None, total_steps: int, warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """A per-step schedule over ``total_steps``: None (constant), 'cosine' (to zero), 'step' (divided by 10 at half
+    and three quarters of the steps) or 'onecycle' (up for 30% of the steps, then down; momentum left alone).
+
+    ``warmup_steps`` first raises the rate linearly, step t using (t + 1) / (warmup_steps + 1) of it, then runs
+    the schedule over the remaining steps. Returns None for a constant rate without warm-up.
+    """
+    if name not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {name!r}; choose one of {SCHEDULERS}")
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"warmup_steps must be an int in [0, total_steps) = [0, {total_steps}), got {warmup_steps!r}")
+    if name == "onecycle" and warmup_steps:
+        raise ValueError("'onecycle' warms up by itself (its first 30% of steps); use warmup with None, 'cosine' or 'step'")
+    if name == "onecycle" and total_steps < 4:
+        raise ValueError(f"'onecycle' needs at least 4 steps, got {total_steps}")
+    schedulers = torch.optim.lr_scheduler
+    warmup = None
+    if warmup_steps:  # built first: SequentialLR expects the schedulers in the order they run
+        warmup = schedulers.LinearLR(optimizer, start_factor=1 / (warmup_steps + 1), end_factor=1.0,
+                                     total_iters=warmup_steps)
+    steps = total_steps - warmup_steps
+    if name == "cosine":
+        main = schedulers.CosineAnnealingLR(optimizer, T_max=steps)
+    elif name == "step":
+        main = schedulers.MultiStepLR(optimizer, milestones=[steps // 2, (3 * steps) // 4], gamma=0.1)
+    elif name == "onecycle":
+        main = schedulers.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                     total_steps=steps, cycle_momentum=False)
+    else:
+        main = None
+    if warmup is None or main is None:
+        return warmup or main
+    return schedulers.SequentialLR(optimizer, [warmup, main], milestones=[warmup_steps])
 
 
 def fit(
@@ -124,13 +181,16 @@ def fit(
     keep_best: bool = False,
     patience: int | None = None,
     progress: bool = True,
+    warmup_epochs: int = 0,
 ) -> History:
-    """Train a classifier and return its :class:`History` (loss and accuracy per epoch).
+    """Train a classifier and return its :class:`History` (loss and accuracy per epoch, rate per step).
 
-    ``scheduler='cosine'`` anneals the learning rate to zero over all steps; ``clip_grad`` clips the
-    gradient norm; ``amp`` uses mixed precision on CUDA (ignored elsewhere); ``keep_best`` restores the
-    weights of the epoch with the best validation accuracy; ``patience=k`` stops early once k epochs in a
-    row bring no better validation accuracy. With a seed, CPU runs repeat exactly.
+    ``scheduler`` sets the learning rate of every step (None: constant; 'cosine', 'step', 'onecycle': see
+    :func:`make_scheduler`), after a linear warm-up over the first ``warmup_epochs`` epochs; ``clip_grad``
+    clips the gradient norm; ``amp`` uses mixed precision on CUDA (ignored elsewhere); ``keep_best`` restores
+    the weights of the epoch with the best validation accuracy; ``patience=k`` stops early once k epochs in a
+    row bring no better validation accuracy. Labels may be class indices or (N, classes) probabilities (MixUp,
+    CutMix). With a seed, CPU runs repeat exactly.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -143,6 +203,10 @@ def fit(
             raise ValueError(f"patience must be a positive int or None, got {patience!r}")
         if val_data is None:
             raise ValueError("patience (early stopping) needs val_data")
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {SCHEDULERS}")
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
+        raise ValueError(f"warmup_epochs must be an int in [0, epochs) = [0, {epochs}), got {warmup_epochs!r}")
     if seed is not None:
         set_seed(seed)
     device = torch.device(device) if device is not None else get_device()
@@ -150,9 +214,7 @@ def fit(
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     loader = _as_loader(train_data, batch_size, shuffle=True, seed=seed or 0)
     opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else make_optimizer(model, optimizer, lr, weight_decay)
-    if scheduler not in (None, "cosine"):
-        raise ValueError(f"unknown scheduler {scheduler!r}; choose None or 'cosine'")
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader)) if scheduler else None
+    sched = make_scheduler(opt, scheduler, epochs * len(loader), warmup_epochs * len(loader))
     use_amp = amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history, best_acc, best_state = History(), -1.0, None
@@ -164,6 +226,7 @@ def fit(
         total_loss, correct, count = 0.0, 0, 0
         for x, y in loader:
             x, y = x.to(device), y.to(device)
+            history.lrs.append(opt.param_groups[0]["lr"])
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, enabled=use_amp):
                 try:
@@ -188,7 +251,8 @@ def fit(
                 sched.step()
             logits = _logits(output).detach()
             total_loss += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
+            labels = y.argmax(1) if y.ndim == 2 else y  # soft labels (MixUp, CutMix): their largest share
+            correct += (logits.argmax(1) == labels).sum().item()
             count += len(y)
             bar.update(1)
         history.train_loss.append(total_loss / count)
@@ -209,3 +273,83 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def lr_range_test(
+    model: nn.Module,
+    data: Dataset | DataLoader,
+    lr_min: float = 1e-5,
+    lr_max: float = 1.0,
+    steps: int = 100,
+    optimizer: str = "adam",
+    batch_size: int = 64,
+    weight_decay: float = 0.0,
+    loss_fn: Callable | None = None,
+    seed: int = 0,
+    stop_factor: float = 4.0,
+    device: str | torch.device | None = None,
+) -> tuple[list[float], list[float]]:
+    """Smith's learning-rate range test: train a copy of ``model`` for up to ``steps`` batches while the rate grows
+    geometrically from ``lr_min`` to ``lr_max``; return (rates, losses), one pair per step.
+
+    The test stops early once the loss is not finite or exceeds ``stop_factor`` times the lowest loss so far
+    (the rate has become too large). ``model`` itself is left unchanged.
+    """
+    if not (isinstance(lr_min, (int, float)) and isinstance(lr_max, (int, float)) and 0 < lr_min < lr_max):
+        raise ValueError(f"need 0 < lr_min < lr_max, got lr_min={lr_min!r}, lr_max={lr_max!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    if not isinstance(stop_factor, (int, float)) or stop_factor <= 1:
+        raise ValueError(f"stop_factor must be a number > 1, got {stop_factor!r}")
+    if not isinstance(optimizer, str):
+        raise ValueError(f"optimizer must be a name (one of {OPTIMIZERS}): the test builds it for its own copy")
+    set_seed(seed)
+    device = torch.device(device) if device is not None else get_device()
+    trial = copy.deepcopy(model).to(device).train()
+    opt = make_optimizer(trial, optimizer, lr_min, weight_decay)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    loader = _as_loader(data, batch_size, shuffle=True, seed=seed)
+    if len(loader) == 0:
+        raise ValueError("lr_range_test() got an empty data set")
+    batches = itertools.chain.from_iterable(iter(loader) for _ in itertools.count())  # as many epochs as it takes
+    ratio = lr_max / lr_min
+    lrs, losses = [], []
+    for step, (x, y) in zip(range(steps), batches):
+        lr = lr_min * ratio ** (step / (steps - 1))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x, y = x.to(device), y.to(device)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(_logits(trial(x)), y)
+        value = loss.item()
+        lrs.append(lr)
+        losses.append(value)
+        if not math.isfinite(value) or value > stop_factor * min(losses):
+            break
+        loss.backward()
+        opt.step()
+    return lrs, losses
+
+
+def suggest_lr(lrs: list[float], losses: list[float], smoothing: float = 0.8, divide: float = 10.0) -> float:
+    """A learning rate read off a range test: where the smoothed loss is lowest, divided by ``divide``.
+
+    The losses are smoothed by an exponential moving average (``smoothing`` is its memory, bias-corrected);
+    at the minimum the rate is already about to become too large, hence the division.
+    """
+    if len(lrs) != len(losses) or len(lrs) < 2:
+        raise ValueError(f"need two lists of the same length >= 2, got {len(lrs)} rates and {len(losses)} losses")
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
+    if not isinstance(divide, (int, float)) or divide < 1:
+        raise ValueError(f"divide must be a number >= 1, got {divide!r}")
+    average, smoothed = 0.0, []
+    for i, loss in enumerate(losses):
+        if not math.isfinite(loss):
+            break
+        average = smoothing * average + (1 - smoothing) * loss
+        smoothed.append(average / (1 - smoothing ** (i + 1)))
+    if not smoothed:
+        raise ValueError("the first loss of the range test is not finite: lower lr_min")
+    best = min(range(len(smoothed)), key=smoothed.__getitem__)
+    return lrs[best] / divide

@@ -38,6 +38,10 @@ def _watch_peak(client: NotebookClient, stop: threading.Event, peak: list[int], 
         time.sleep(0.2)
 
 
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+"""The kernel every chapter is saved with: the one ipykernel installs into the book's .venv."""
+
+
 def run(path: Path, write: bool) -> tuple[float, float, float]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
@@ -52,6 +56,7 @@ def run(path: Path, write: bool) -> tuple[float, float, float]:
     seconds = time.perf_counter() - start
     watcher.join()
     if write:
+        nb.metadata["kernelspec"] = KERNELSPEC  # as JupyterLab names the kernel: the notebook opens unmodified
         nbformat.write(nb, path)
     return seconds, peak[0] / 2**30, cpu[0]
 

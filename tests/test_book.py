@@ -1,7 +1,9 @@
 """The HTML book builds from the committed notebooks with every Sphinx warning treated as an error."""
 import json
 import re
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
@@ -29,6 +31,27 @@ def test_exercise_solutions_stay_collapsed_in_jupyterlab_and_colab_too():
             if "hide-cell" in meta.get("tags", []) and not meta.get("jupyter", {}).get("source_hidden"):
                 open_solutions.append(f"{nb.name} cell {i}")
     assert not open_solutions, "hide-cell without jupyter.source_hidden: " + ", ".join(open_solutions)
+
+
+def test_every_setup_cell_is_collapsed_on_the_page_and_in_jupyterlab():
+    # The first code cell (install line, imports, seed) is plumbing: the reader meets the idea first.
+    open_setup = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        first = next(c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        meta = first.get("metadata", {})
+        if "hide-input" not in meta.get("tags", []) or not meta.get("jupyter", {}).get("source_hidden"):
+            open_setup.append(nb.name)
+    assert not open_setup, "setup cell not collapsed (hide-input tag and jupyter.source_hidden): " + ", ".join(open_setup)
+
+
+def test_every_notebook_names_the_kernel_jupyterlab_names():
+    # JupyterLab rewrites a kernelspec whose display name differs from the installed kernel's, so a notebook
+    # saved with another name opens as modified before the reader has touched it.
+    installed = json.loads((Path(sys.prefix) / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    wrong = [nb.name for nb in sorted((ROOT / "notebooks").glob("*.ipynb"))
+             if json.loads(nb.read_text())["metadata"].get("kernelspec") !=
+             {"display_name": installed["display_name"], "language": "python", "name": "python3"}]
+    assert not wrong, f"kernelspec other than {installed['display_name']!r}: " + ", ".join(wrong)
 
 
 def test_book_builds_without_warnings():

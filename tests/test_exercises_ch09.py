@@ -9,11 +9,13 @@ def test_ex1_separable_weights():
     assert not ch09.ex1(None)
 
 
-def test_ex2_mac_fraction():
-    assert ch09.ex2(1 / 256 + 1 / 25)
-    assert ch09.ex2(0.0439)
-    assert not ch09.ex2(1 / 256 + 1 / 9)  # a 3x3 kernel's fraction
+def test_ex2_width_for_an_eighth():
+    # 1/N + 1/9 = 1/8  =>  1/N = 1/72
+    assert ch09.ex2(72)
+    assert not ch09.ex2(64)  # 1/N = 1/8 forgets the depthwise part
+    assert not ch09.ex2(8)
     assert not ch09.ex2(None)
+    assert ch09._separable_fraction(72, in_channels=5) == ch09.EX2_FRACTION  # the input width drops out
 
 
 def test_ex3_stage_widths_at_0_35():
@@ -46,8 +48,11 @@ def test_ex4_inverted_residual_params():
     assert not ch09.ex4(None)
 
 
-def test_ex5_residual_blocks():
-    # n - 1 per row, plus none in the first row (n = 1): 0 + 1 + 2 + 3 + 2 + 2 + 0 = 10
-    assert ch09.ex5(10)
-    assert not ch09.ex5(17)
+def test_ex5_narrow_standard_network_accuracy():
+    low, high = ch09.EX5_RANGE
+    assert 0.1 < low < high < 1
+    assert ch09.ex5((low + high) / 2) and ch09.ex5(low) and ch09.ex5(high)
+    assert not ch09.ex5(low - 0.01) and not ch09.ex5(high + 0.01)
+    assert not ch09.ex5(1.5)  # not an accuracy
+    assert not ch09.ex5("0.4")
     assert not ch09.ex5(None)

@@ -4,65 +4,51 @@ import torch
 from cnnbook.exercises import ch11
 
 
-def test_ex1_tokens_of_vit_l_16_at_384():
-    assert ch11.ex1(24 * 24 + 1) and ch11.ex1(577)
-    assert not ch11.ex1(576)  # forgets the class token
-    assert not ch11.ex1(197)  # the 224 px count
+def test_ex1_transformations_a_vit_without_positions_cannot_see():
+    assert ch11.ex1({"a", "c"}) and ch11.ex1(["C", "A"])
+    assert not ch11.ex1({"a"})  # misses the transposed grid, also a rearrangement of whole patches
+    assert not ch11.ex1({"a", "b", "c"})  # half a patch changes every patch's pixels
+    assert not ch11.ex1({"a", "c", "d"})  # a flip also mirrors each patch
+    assert not ch11.ex1("e")
+    assert not ch11.ex1({"a", "z"})
+    assert not ch11.ex1(577)  # not a set of letters: a message, not a crash
+    assert not ch11.ex1({1, 2})
     assert not ch11.ex1(None)
 
 
-def test_ex2_encoder_block_params():
-    def right(e, m):
-        return (4 * e * e + 4 * e) + (2 * e * m + m + e) + 4 * e
+def test_ex1_checker_leaves_the_global_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ch11.ex1({"a", "c"})
+    assert torch.equal(torch.rand(3), expected)
 
-    def no_biases(e, m):
-        return 4 * e * e + 2 * e * m + 4 * e
 
-    def one_norm(e, m):
-        return (4 * e * e + 4 * e) + (2 * e * m + m + e) + 2 * e
-
-    assert right(768, 3072) == 7_087_872  # ViT-B/16's 12 blocks hold 85,054,464 of its 86,567,656
-    assert ch11.ex2(right)
-    assert not ch11.ex2(no_biases)
-    assert not ch11.ex2(one_norm)
+def test_ex2_networks_unaffected_in_distribution():
+    assert ch11.ex2({"a", "b", "c", "e"}) and ch11.ex2(["E", "c", "b", "a"])
+    assert not ch11.ex2({"c", "e"})  # the yardsticks read pixels through independently drawn weights too
+    assert not ch11.ex2({"a", "b", "c", "d", "e"})  # the CNN's shared, local filters cannot absorb the shuffle
+    assert not ch11.ex2({"e"})
+    assert not ch11.ex2({"x"})
+    assert not ch11.ex2(3.5)
     assert not ch11.ex2(None)
 
 
-def test_ex3_attention_product_macs():
-    length = 24 * 24 + 1
-    assert ch11.ex3(12 * 2 * length * length * 768)
-    assert not ch11.ex3(12 * 2 * 576 * 576 * 768)  # without the class token
-    assert not ch11.ex3(12 * length * length * 768)  # only QK^T
-    assert not ch11.ex3(12 * 2 * length * length * 64)  # one head
+def test_ex3_crossover_image_size():
+    # attention products 2 L^2 E against the MLP's 2 L E M: L = (s / 16)^2 + 1 must exceed 3072
+    assert (880 // 16) ** 2 + 1 < 3072 < (896 // 16) ** 2 + 1
+    assert ch11.ex3(896)
+    assert not ch11.ex3(880)
+    assert not ch11.ex3(1024)
+    assert not ch11.ex3(887)  # the exact root, not a multiple of 16
     assert not ch11.ex3(None)
 
 
-def test_ex4_cls_rollout():
-    def right(maps):
-        length = maps[0].shape[-1]
-        out = torch.eye(length).expand(maps[0].shape[0], -1, -1)
-        for w in maps:
-            out = (w.mean(1) + torch.eye(length)) / 2 @ out
-        return out[:, 0]
-
-    def wrong_order(maps):
-        length = maps[0].shape[-1]
-        out = torch.eye(length).expand(maps[0].shape[0], -1, -1)
-        for w in maps:
-            out = out @ ((w.mean(1) + torch.eye(length)) / 2)
-        return out[:, 0]
-
-    def no_residual(maps):
-        out = maps[0].mean(1)
-        for w in maps[1:]:
-            out = w.mean(1) @ out
-        return out[:, 0]
-
-    def crashes(maps):
-        raise RuntimeError("boom")
-
-    assert ch11.ex4(right)
-    assert not ch11.ex4(wrong_order)
-    assert not ch11.ex4(no_residual)
-    assert not ch11.ex4(crashes)
+def test_ex4_fraction_of_changed_predictions():
+    low, high = ch11.EX4_RANGE
+    assert ch11.ex4(0.2) and ch11.ex4(0.182) and ch11.ex4(0.226)
+    assert not ch11.ex4(0.0)  # a ViT with learned positions is not invariant once trained
+    assert not ch11.ex4(0.9)  # nor does it fall to guessing
+    assert not ch11.ex4(182)  # a count, not a fraction
     assert not ch11.ex4(None)
+    assert 0 < low < 0.182 and 0.226 < high < 1

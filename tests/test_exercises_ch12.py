@@ -1,57 +1,167 @@
-"""Chapter 12's exercise checkers: right answers (derived by hand) pass, wrong ones and None fail."""
+"""Chapter 12's exercise checkers: right answers (derived by hand or measured by a second route) pass, wrong ones,
+malformed ones and None fail with a message that says why."""
+import pytest
 import torch
-import torch.nn.functional as F
+from torch import nn
 
+from cnnbook import set_seed
+from cnnbook.data import load_shapes10
 from cnnbook.exercises import ch12
+from cnnbook.experiments import standardised
+from cnnbook.models.convnext import convnext_ladder
+from cnnbook.records.convnext import PAGE_SPLIT, SMALL
 
 
-def test_ex1_block_parameters():
-    c = 96
-    right = 49 * c + c + 2 * c + (c * 4 * c + 4 * c) + (4 * c * c + c) + c
-    assert right == 79_296
-    assert ch12.ex1(right)
-    assert not ch12.ex1(right - c)  # forgets layer scale
-    assert not ch12.ex1(9 * c + c + 2 * c + 8 * c * c + 5 * c + c)  # a 3x3 depthwise kernel
+def test_ex1_parameter_count_unchanged(capsys):
+    assert ch12.ex1({"a", "b", "e", "f", "g"})
+    assert ch12.ex1(["A", "B", "E", "F", "G"])
+    assert "correct" in capsys.readouterr().out
+    assert not ch12.ex1({"a", "b", "g"})  # forgot that BatchNorm's running statistics are buffers, not parameters
+    assert not ch12.ex1({"a", "b", "c", "e", "f", "g"})  # layer scale's gamma is a parameter
+    assert not ch12.ex1({"a", "b", "d", "e", "f", "g"})  # a 3x3 depthwise filter has 9 weights, not 49
+    assert "not quite" in capsys.readouterr().out
+
+
+def test_ex1_bad_input_and_none(capsys):
+    assert not ch12.ex1({"a", "z"})
+    assert "choose among" in capsys.readouterr().out
+    assert not ch12.ex1(3)
+    assert "set of letters" in capsys.readouterr().out
     assert not ch12.ex1(None)
+    assert "not answered yet" in capsys.readouterr().out
 
 
-def test_ex2_patchify_macs():
-    assert ch12.ex2(4 * 4 * 3 * 96 * 56 * 56)
-    assert ch12.ex2(14_450_688)
-    assert not ch12.ex2(4 * 4 * 3 * 96 * 224 * 224)  # forgets the stride
+def test_ex2_stage1_receptive_field(capsys):
+    stem, jump, blocks = 4, 4, 3  # a 4x4/4 patchify stem, then three blocks at a jump of 4 pixels
+    with_7, with_3 = stem + blocks * 6 * jump, stem + blocks * 2 * jump
+    assert (with_7, with_3) == (76, 28)
+    assert ch12.ex2((with_7, with_3)) and ch12.ex2([76, 28])
+    assert "correct" in capsys.readouterr().out
+    assert not ch12.ex2((28, 76))  # swapped
+    assert not ch12.ex2((4 + 6, 4 + 2))  # one block at a jump of 1
+    assert not ch12.ex2((stem + blocks * 6, stem + blocks * 2))  # forgot the stem's jump of 4
+    assert "not quite" in capsys.readouterr().out
+
+
+def test_ex2_bad_input_and_none(capsys):
+    for bad in (76, (76,), (76, 28, 35), ("76", "28"), (76.5, 28), (True, 28)):
+        assert not ch12.ex2(bad)
+        assert "give a pair of whole numbers" in capsys.readouterr().out
     assert not ch12.ex2(None)
+    assert "not answered yet" in capsys.readouterr().out
 
 
-def test_ex3_drop_probability():
-    assert ch12.ex3(0.1 * 14 / 17)  # 3 + 3 + 8 blocks before it, 18 blocks in all
-    assert not ch12.ex3(0.1 * 14 / 18)
-    assert not ch12.ex3(0.1)
+def test_ladder_step_names_are_the_ladders():
+    names = ch12.ladder_step_names()
+    assert len(names) == 13 and names[0] == "ResNet-50" and names[-1] == "separate downsampling layers"
+
+
+def test_ex3_first_activation_free_trunk(capsys):
+    assert ch12.ex3("fewer activations")
+    assert ch12.ex3("  Fewer   Activations ")  # case and spacing do not matter
+    assert "correct" in capsys.readouterr().out
+    assert not ch12.ex3("patchify stem")  # drops the stem's ReLU only; the ReLU after each addition stays
+    assert not ch12.ex3("ReLU -> GELU")  # GELU is an activation too
+    assert not ch12.ex3("BatchNorm -> LayerNorm")
+    assert "not quite" in capsys.readouterr().out
+
+
+def test_ex3_trunk_activations_found_by_a_second_route():
+    """The ResNet-50 rung's trunk has the stem's ReLU and one after each of its four additions; ConvNeXt's none."""
+    ladder = dict(convnext_ladder())
+    assert len(ch12._trunk_activations(ladder["ResNet-50"](**SMALL))) == 1 + 4
+    assert len(ch12._trunk_activations(ladder["patchify stem"](**SMALL))) == 4
+    assert ch12._trunk_activations(ladder["fewer activations"](**SMALL)) == []
+    assert ch12._trunk_activations(ladder["separate downsampling layers"](**SMALL)) == []
+
+
+def test_ex3_bad_input_and_none(capsys):
+    for bad in (9, "fewer activation", ["fewer activations"]):
+        assert not ch12.ex3(bad)
+        assert "give one of the ladder's step names" in capsys.readouterr().out
     assert not ch12.ex3(None)
+    assert "not answered yet" in capsys.readouterr().out
 
 
-def test_ex4_layer_norm_over_channels():
-    def right(x):
-        mean = x.mean(dim=1, keepdim=True)
-        var = x.var(dim=1, unbiased=False, keepdim=True)
-        return (x - mean) / torch.sqrt(var + 1e-6)
+def test_ex4_batch_independence(capsys):
+    assert ch12.ex4({"b", "c", "d", "e"})
+    assert "correct" in capsys.readouterr().out
+    assert not ch12.ex4({"b", "c", "d"})  # copies of one image give BatchNorm that image's own statistics
+    assert not ch12.ex4({"a", "b", "c", "d", "e"})  # other images change BatchNorm's statistics in training mode
+    assert not ch12.ex4({"c", "d", "e"})  # eval mode uses stored running averages
+    assert "not quite" in capsys.readouterr().out
 
-    def group_norm(x):  # the erratum: statistics over (C, H, W)
-        return F.group_norm(x, 1, eps=1e-6)
 
-    def unbiased(x):
-        return (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True) + 1e-6)
-
-    assert ch12.ex4(right)
-    assert not ch12.ex4(group_norm)
-    assert not ch12.ex4(unbiased)
-    assert not ch12.ex4(lambda x: 1 / 0)
+def test_ex4_bad_input_and_none(capsys):
+    assert not ch12.ex4({"b", "f"})
+    assert "choose among" in capsys.readouterr().out
     assert not ch12.ex4(None)
+    assert "not answered yet" in capsys.readouterr().out
 
 
-def test_ex5_downsampling_parameters():
-    widths = [96, 192, 384, 768]
-    right = sum(2 * a + 4 * a * b + b for a, b in zip(widths, widths[1:]))
-    assert right == 1_550_976
-    assert ch12.ex5(right)
-    assert not ch12.ex5(sum(4 * a * b + b for a, b in zip(widths, widths[1:])))  # forgets the LayerNorms
+def _share(net: nn.Module, images: torch.Tensor) -> float:
+    """The between-image share computed a second way: 1 - |mean feature|^2 / mean |feature|^2, the head read by hand."""
+    net.train()
+    with torch.no_grad():
+        x = net.stem(images)
+        for name in net._stage_names:
+            x = getattr(net, name)(x)
+        f = torch.flatten(net.norm(net.avgpool(x)), 1)
+    return 1 - (f.mean(0).pow(2).sum() / f.pow(2).sum(1).mean()).item()
+
+
+@pytest.fixture(scope="module")
+def first_images():
+    shapes = load_shapes10(**PAGE_SPLIT)
+    return shapes.train.tensors[0][:256], standardised(shapes).train.tensors[0][:256]
+
+
+def _measured(step: str, images: torch.Tensor, width: float, seeds=range(6)) -> list[float]:
+    build = dict(convnext_ladder())[step]
+    out = []
+    for seed in seeds:
+        set_seed(seed)
+        out.append(_share(build(**dict(SMALL, width_scale=width)), images))
+    return out
+
+
+def test_ex5_range_holds_for_seeds_0_to_5_and_excludes_the_batchnorm_rung(first_images):
+    raw, _ = first_images
+    layer_norm = _measured("BatchNorm -> LayerNorm", raw, 1 / 8)
+    assert all(ch12.ex5(s) for s in layer_norm)
+    batch_norm = _measured("fewer norms", raw, 1 / 8, seeds=[0])
+    assert batch_norm[0] == pytest.approx(1.0, abs=1e-4)
+    assert not ch12.ex5(batch_norm[0])  # the BatchNorm rung's share, not the LayerNorm rung's
+
+
+def test_ex5_bad_input_and_none(capsys):
+    assert not ch12.ex5(0.9)
+    assert "not quite" in capsys.readouterr().out
+    for bad in (1.5, -0.1, "0.05", True, (0.05,)):
+        assert not ch12.ex5(bad)
+        assert "between 0 and 1" in capsys.readouterr().out
     assert not ch12.ex5(None)
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_ex6_ranges_hold_for_seeds_0_to_5(first_images, capsys):
+    raw, standard = first_images
+    wide = _measured("BatchNorm -> LayerNorm", raw, 1 / 2)
+    standardised_shares = _measured("BatchNorm -> LayerNorm", standard, 1 / 8)
+    assert min(standardised_shares) > 3 * max(wide)
+    assert all(ch12.ex6((w, s)) for w, s in zip(wide, standardised_shares))
+    assert not ch12.ex6((standardised_shares[0], wide[0]))  # swapped
+    out = capsys.readouterr().out
+    assert "Exercise 6 (width 1/2, raw images): correct" in out and "not quite" in out
+
+
+def test_ex6_bad_input_and_none(capsys):
+    assert not ch12.ex6((0.05, 0.05))  # both raw: standardising is what raises the share
+    assert "not quite" in capsys.readouterr().out
+    for bad in (0.5, (0.05,), (0.05, 0.5, 0.5), ("0.05", "0.5")):
+        assert not ch12.ex6(bad)
+        assert "give a pair of shares" in capsys.readouterr().out
+    assert not ch12.ex6((0.05, 1.5))
+    assert "between 0 and 1" in capsys.readouterr().out
+    assert not ch12.ex6(None)
+    assert "not answered yet" in capsys.readouterr().out

@@ -3,7 +3,7 @@ import torch
 
 from cnnbook.exercises import check, check_function
 from cnnbook.profile import count_params
-from cnnbook.show import show_source, source
+from cnnbook.show import show_source, source, summary_table
 
 
 def test_source_is_the_package_code():
@@ -56,3 +56,28 @@ def test_check_range_accepts_a_measured_number_in_the_range_only(capsys):
     assert "outside 0.50-0.60" in capsys.readouterr().out
     for bad in (None, True, "0.55", 1.5, -0.1):
         assert not check_range(bad, 0.5, 0.6, name="Ex", quantity="the accuracy")
+
+
+def test_check_letters_takes_a_set_or_one_letter_and_names_what_is_wrong(capsys):
+    from cnnbook.exercises import check_letters
+
+    options = {"a": "first", "b": "second", "c": "third"}
+    assert check_letters({"A", "c"}, options, {"a", "c"}, name="Ex")
+    assert check_letters("b", options, frozenset({"b"}), name="Ex")
+    assert not check_letters({"a"}, options, {"a", "c"}, name="Ex", hint="two of them")
+    assert "two of them" in capsys.readouterr().out
+    assert not check_letters({"a", "z"}, options, {"a"}, name="Ex")
+    assert "choose among ['a', 'b', 'c'], got ['z']" in capsys.readouterr().out
+    for bad in (3, [1, "a"], {"a": 1}.values()):
+        assert not check_letters(bad, options, {"a"}, name="Ex")
+        assert "give a set of letters" in capsys.readouterr().out
+    assert not check_letters(None, options, {"a"}, name="Ex")
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_summary_table_has_a_header_and_one_row_per_result():
+    table = summary_table([("params", "1,000"), ("MACs", "2 M")])
+    assert table.split("\n") == ["| result | value |", "|---|---|", "| params | 1,000 |", "| MACs | 2 M |"]
+    for bad in ([], [("only one",)], ["a string"]):
+        with pytest.raises(ValueError, match="pairs"):
+            summary_table(bad)

@@ -1,10 +1,13 @@
+import math
+
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from cnnbook.data import make_loader
-from cnnbook.train import History, evaluate, fit, make_optimizer, predict
+from cnnbook.train import (History, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
+                           suggest_lr)
 
 
 def toy_data(n=200, seed=0):
@@ -72,7 +75,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="keep_best"):
         fit(toy_model(), toy_data(), keep_best=True)
     with pytest.raises(ValueError, match="scheduler"):
-        fit(toy_model(), toy_data(), scheduler="step", progress=False)
+        fit(toy_model(), toy_data(), scheduler="linear", progress=False)
     with pytest.raises(ValueError, match="optimizer"):
         make_optimizer(toy_model(), "rmsprop", 0.1)
     with pytest.raises(ValueError, match="Dataset or DataLoader"):
@@ -116,3 +119,140 @@ def test_fit_rejects_bad_patience(kwargs, message):
     val = kwargs.pop("val", toy_data(seed=1))
     with pytest.raises(ValueError, match=message):
         fit(toy_model(), toy_data(), val, epochs=2, progress=False, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# Schedules, warm-up, the learning rate of every step, plain SGD, soft labels, the range test
+
+def rates(name, steps, warmup=0, lr=1.0, optimizer=None):
+    opt = optimizer or torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = make_scheduler(opt, name, steps, warmup)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return out
+
+
+def test_schedules_per_step():
+    assert rates(None, 5) == [1.0] * 5 and make_scheduler(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), None, 5) is None
+    assert rates("step", 8) == pytest.approx([1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
+    cosine = rates("cosine", 10)
+    assert cosine == pytest.approx([0.5 * (1 + math.cos(math.pi * t / 10)) for t in range(10)])
+    one = rates("onecycle", 20, lr=0.4)
+    assert max(one) == pytest.approx(0.4) and one.index(max(one)) == 5  # the peak after 30% of the steps
+    assert one[0] == pytest.approx(0.4 / 25) and one[-1] < 1e-4 * 0.4 * 1.01
+
+
+def test_warmup_is_linear_then_the_schedule_over_the_remaining_steps():
+    warm = rates("cosine", 12, warmup=4)
+    assert warm[:4] == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    assert warm[4:] == pytest.approx(rates("cosine", 8))
+    assert rates(None, 6, warmup=2) == pytest.approx([1 / 3, 2 / 3, 1, 1, 1, 1])
+    assert rates("step", 10, warmup=2)[2:] == pytest.approx(rates("step", 8))
+
+
+def test_onecycle_equals_torch_onecycle_and_keeps_momentum():
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    ours = rates("onecycle", 30, optimizer=opt)
+    assert opt.param_groups[0]["momentum"] == 0.9  # the learning rate cycles, the momentum does not
+    ref_opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.5)
+    ref = torch.optim.lr_scheduler.OneCycleLR(ref_opt, max_lr=0.5, total_steps=30, cycle_momentum=False)
+    expected = []
+    for _ in range(30):
+        expected.append(ref_opt.param_groups[0]["lr"])
+        ref_opt.step()
+        ref.step()
+    assert ours == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("linear", 10), "unknown scheduler"), (("cosine", 0), "total_steps"), (("cosine", 10, 10), "warmup_steps"),
+    (("cosine", 10, -1), "warmup_steps"), (("onecycle", 10, 2), "warms up by itself"), (("onecycle", 3), "at least 4"),
+])
+def test_make_scheduler_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        make_scheduler(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), *args)
+
+
+def test_fit_records_the_rate_of_every_step_for_each_schedule():
+    data = toy_data()  # 200 examples: 4 batches of 64 per epoch
+    for scheduler, warmup in [(None, 0), ("cosine", 0), ("step", 1), ("onecycle", 0), (None, 2)]:
+        h = fit(toy_model(), data, epochs=3, lr=0.1, optimizer="sgd", scheduler=scheduler, warmup_epochs=warmup,
+                progress=False)
+        assert h.lrs == pytest.approx(rates(scheduler, 12, 4 * warmup, lr=0.1))
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        fit(toy_model(), data, epochs=2, warmup_epochs=2, progress=False)
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        fit(toy_model(), data, epochs=2, warmup_epochs=0.5, progress=False)
+
+
+def test_plain_sgd_has_no_momentum():
+    opt = make_optimizer(toy_model(), "plain_sgd", 0.1, weight_decay=0.01)
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0 and opt.defaults["weight_decay"] == 0.01
+    assert make_optimizer(toy_model(), "sgd", 0.1).defaults["momentum"] == 0.9
+
+
+def test_fit_accepts_soft_labels_and_counts_accuracy_against_their_largest_share():
+    base = toy_data()
+    x, y = base.tensors
+    soft = torch.nn.functional.one_hot(y, 2).float() * 0.8 + 0.1  # 0.9 / 0.1: the same classes, mixed a little
+    h = fit(toy_model(), TensorDataset(x, soft), epochs=3, lr=0.05, progress=False)
+    hard = fit(toy_model(), base, epochs=3, lr=0.05, progress=False)
+    assert h.train_acc[-1] > 0.8 and abs(h.train_acc[-1] - hard.train_acc[-1]) < 0.1
+
+
+def test_lr_range_test_sweeps_geometrically_and_leaves_the_model_unchanged():
+    model = toy_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    lrs, losses = lr_range_test(model, toy_data(), lr_min=1e-4, lr_max=1e2, steps=7, optimizer="plain_sgd",
+                                stop_factor=1e9)
+    assert lrs == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100]) and len(losses) == 7
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    again = lr_range_test(model, toy_data(), lr_min=1e-4, lr_max=1e2, steps=7, optimizer="plain_sgd", stop_factor=1e9)
+    assert again == (lrs, losses)  # seeded: the same batches and the same losses
+
+
+def test_lr_range_test_stops_once_the_loss_explodes():
+    lrs, losses = lr_range_test(toy_model(), toy_data(), lr_min=1e-3, lr_max=1e6, steps=60, optimizer="plain_sgd")
+    assert len(lrs) < 60 and losses[-1] > 4 * min(losses)
+    lrs, losses = lr_range_test(toy_model(), toy_data(), lr_min=1e-3, lr_max=1e30, steps=40, optimizer="sgd")
+    assert not math.isfinite(losses[-1]) or losses[-1] > 4 * min(losses)
+
+
+def test_suggest_lr_is_a_tenth_of_the_rate_at_the_smoothed_minimum():
+    lrs = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    assert suggest_lr(lrs, [2.0, 1.5, 1.0, 3.0, 9.0], smoothing=0.0) == pytest.approx(1e-2)
+    assert suggest_lr(lrs, [2.0, 1.5, 1.0, 3.0, float("nan")], smoothing=0.0, divide=1) == pytest.approx(0.1)
+    # one lucky batch makes the raw minimum; the smoothed curve is lowest where the losses stay low
+    lrs = [10.0**k for k in range(-3, 4)]
+    noisy = [2.0, 2.0, 0.6, 1.8, 0.8, 0.8, 5.0]
+    assert suggest_lr(lrs, noisy, smoothing=0.0) == pytest.approx(1e-2)
+    assert suggest_lr(lrs, noisy, smoothing=0.5) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"lr_min": 0}, "lr_min"), ({"lr_min": 1.0, "lr_max": 0.1}, "lr_min"), ({"steps": 1}, "steps"),
+    ({"stop_factor": 1}, "stop_factor"), ({"optimizer": torch.optim.SGD}, "optimizer must be a name"),
+    ({"optimizer": "rmsprop"}, "unknown optimizer"),
+])
+def test_lr_range_test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        lr_range_test(toy_model(), toy_data(), **kwargs)
+
+
+def test_lr_range_test_empty_data_and_suggest_lr_bad_arguments():
+    empty = TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
+    with pytest.raises(ValueError, match="empty"):
+        lr_range_test(toy_model(), empty)
+    with pytest.raises(ValueError, match="same length"):
+        suggest_lr([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="smoothing"):
+        suggest_lr([1.0, 2.0], [1.0, 2.0], smoothing=1.0)
+    with pytest.raises(ValueError, match="divide"):
+        suggest_lr([1.0, 2.0], [1.0, 2.0], divide=0.5)
+    with pytest.raises(ValueError, match="not finite"):
+        suggest_lr([1.0, 2.0], [float("inf"), 2.0])

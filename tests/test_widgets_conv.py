@@ -195,3 +195,17 @@ def test_explorer_initial_values():
     assert explorer.sliders["col"].max == conv_output_size(9, 5, 2, 2) - 1
     bad = conv_explorer(input_size=2, kernel_size=5)
     assert "Invalid setting" in bad.message.value
+
+
+def test_explorers_show_sharp_unstretched_pictures_and_a_readable_fallback():
+    from cnnbook.widgets import SHARPNESS, fallback_text, figure_png
+
+    explorer = conv_explorer(input_size=7, kernel_size=3)
+    png = explorer.image.value
+    width_px = int.from_bytes(png[16:20], "big")
+    assert explorer.image.layout.width == f"{width_px // SHARPNESS}px"  # twice the pixels it is shown at
+    assert repr(explorer) == fallback_text(explorer) == explorer._repr_mimebundle_()["text/plain"]  # not cut short
+    assert repr(explorer).startswith("ConvExplorer: run this cell")
+    fig = Figure(figsize=(2, 1))
+    fig.subplots()
+    assert figure_png(fig)[1] == f"{2 * 80}px"

@@ -119,3 +119,13 @@ def test_explorer_layers_and_errors():
         receptive_field_explorer(net, SIZE, layers="2")
     with pytest.raises(ValueError, match="image must be"):
         receptive_field_explorer(net, SIZE, image=np.zeros(5))
+
+
+def test_the_explorer_falls_back_to_a_readable_line_and_shows_a_sharp_picture():
+    from cnnbook.widgets import SHARPNESS, fallback_text
+
+    explorer = receptive_field_explorer(small_net(), SIZE)
+    assert explorer._repr_mimebundle_()["text/plain"] == fallback_text(explorer)  # short enough not to be cut
+    assert repr(explorer).startswith("ReceptiveFieldExplorer: run this cell")
+    width_px = int.from_bytes(explorer.picture_widget.value[16:20], "big")
+    assert explorer.picture_widget.layout.width == f"{width_px // SHARPNESS}px" == "400px"

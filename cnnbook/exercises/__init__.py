@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Set
 from typing import Any
 
 import torch
@@ -85,3 +85,21 @@ def check_range(answer: Any, low: float, high: float, name: str, quantity: str, 
         return True
     print(f"{name}: not quite ({answer!r} is outside {low:.2f}-{high:.2f})." + (f" Hint: {hint}" if hint else ""))
     return False
+
+
+def check_letters(answer: Any, options: Mapping[str, str], expected: Set[str], name: str, hint: str = "") -> bool:
+    """Accept the set of letters ``expected`` among ``options`` (a letter: its text); one letter may come as a str."""
+    if answer is None:
+        return check(None, None, name=name)
+    if isinstance(answer, str):
+        answer = {answer}
+    if not isinstance(answer, (set, frozenset, list, tuple)) or not all(isinstance(x, str) for x in answer):
+        print(f"{name}: give a set of letters such as {{\"a\", \"c\"}}, got {answer!r}.")
+        return False
+    letters = {x.lower() for x in answer}
+    unknown = letters - set(options)
+    if unknown:
+        print(f"{name}: choose among {sorted(options)}, got {sorted(unknown)}.")
+        return False
+    return check(letters, set(expected), name=name, hint=hint)
+

@@ -14,7 +14,7 @@ from torch import nn
 from cnnbook.data import half_resolution, load_shapes10
 from cnnbook.env import set_seed
 
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_letters
 from cnnbook.models import BasicBlock, Bottleneck, SqueezeExcitation, cifar_resnet
 from cnnbook.models.resnet import conv1x1
 from cnnbook.profile import count_params
@@ -96,16 +96,9 @@ EX6_BREAKS = frozenset({"a", "c", "d"})  # whatever acts on the shortcut path; a
 
 def ex6(answer: Any) -> bool:
     """The letters of the options that break the pure identity path (the '1 +' term) from block L to block l."""
-    if answer is None:
-        return check(None, None, name="Exercise 6")
-    letters = {str(x).lower() for x in ({answer} if isinstance(answer, str) else answer)}
-    unknown = letters - set(EX6_OPTIONS)
-    if unknown:
-        print(f"Exercise 6: choose among {sorted(EX6_OPTIONS)}, got {sorted(unknown)}.")
-        return False
-    return check(letters, set(EX6_BREAKS), name="Exercise 6",
-                 hint="the term 1 comes from the shortcut carrying x_l unchanged to x_L: which options touch the "
-                      "shortcut path, and which only change F?")
+    return check_letters(answer, EX6_OPTIONS, EX6_BREAKS, name="Exercise 6",
+                         hint="the term 1 comes from the shortcut carrying x_l unchanged to x_L: which options touch "
+                              "the shortcut path, and which only change F?")
 
 
 # Exercise 7 (experimental): first/last gradient ratio at 56 layers, plain and residual.

@@ -1,24 +1,26 @@
 """Checkers for the exercises of chapter 9, "MobileNet".
 
 Each expected answer is computed here from the package's own blocks and networks (built on the meta device
-where only their shapes matter) and counted with ``cnnbook.profile``, out of the reader's sight.
+where only their shapes matter) and counted with ``cnnbook.profile``, out of the reader's sight; the
+experimental exercise accepts a measured accuracy in the range that runs over seeds 0 to 5 land in.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import torch
 from torch import nn
 
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_range
 from cnnbook.models.mobilenet import InvertedResidual, MOBILENET_V2_SETTING, DepthwiseSeparable, mobilenet_v2
 from cnnbook.profile import count_params, macs
 
 # Exercise 1: a 3x3 convolution from 256 to 384 channels, replaced by a depthwise separable pair.
 EX1_IN, EX1_OUT = 256, 384
-# Exercise 2: a 5x5 depthwise separable layer, 256 -> 256 channels, against the full 5x5 convolution.
-EX2_KERNEL, EX2_CHANNELS = 5, 256
+# Exercise 2 (conceptual): the output width at which a 3x3 separable convolution costs an eighth of the full one.
+EX2_KERNEL, EX2_FRACTION = 3, Fraction(1, 8)
 # Exercise 3: MobileNetV2 at width multiplier 0.35.
 EX3_WIDTH = 0.35
 
@@ -35,15 +37,27 @@ def ex1(answer: Any) -> bool:
                  hint="the depthwise conv has one 3x3 filter per input channel; the pointwise conv is 1x1, C_in x C_out.")
 
 
+def _separable_fraction(out_channels: int, in_channels: int = 64) -> Fraction:
+    """MACs of a 3x3 depthwise separable layer (no norm, no bias) over the full 3x3 convolution's, exactly."""
+    k = EX2_KERNEL
+    with torch.device("meta"):
+        separable = DepthwiseSeparable(in_channels, out_channels, kernel_size=k, norm_layer=None, activation=None)
+        separable.depthwise[0].bias = separable.pointwise[0].bias = None  # count the products, not the bias adds
+        full = nn.Conv2d(in_channels, out_channels, k, padding=k // 2, bias=False)
+    return Fraction(macs(separable, (in_channels, 8, 8)), macs(full, (in_channels, 8, 8)))
+
+
 def ex2(answer: Any) -> bool:
-    """MACs of the 5x5 depthwise separable layer as a fraction of the full 5x5 convolution's (any input size)."""
-    k, c = EX2_KERNEL, EX2_CHANNELS
-    separable = DepthwiseSeparable(c, c, kernel_size=k, norm_layer=None, activation=None)
-    separable.depthwise[0].bias = separable.pointwise[0].bias = None  # count the products, not the bias adds
-    full = nn.Conv2d(c, c, k, padding=k // 2, bias=False)
-    expected = macs(separable, (c, 8, 8)) / macs(full, (c, 8, 8))
-    return check(answer, expected, name="Exercise 2", rel_tol=1e-3,
-                 hint="divide (k^2 C + C N) by (k^2 C N): the ratio is 1/N + 1/k^2.")
+    """The number of output channels N at which a 3x3 depthwise separable layer needs exactly an eighth of the
+    standard 3x3 convolution's MACs (whatever the input channels and the map size)."""
+    low, high = 1, 4096  # the fraction falls as N grows: bisect for the N where it reaches an eighth
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if _separable_fraction(mid) > EX2_FRACTION else (low, mid)
+    expected = low if _separable_fraction(low) == EX2_FRACTION else None
+    return check(answer, expected, name="Exercise 2",
+                 hint="the fraction of the cost that remains falls as N grows, towards a floor set by the kernel; "
+                      "write the fraction as a function of N and solve for an eighth.")
 
 
 def ex3(answer: Any) -> bool:
@@ -75,11 +89,16 @@ def ex4(fn: Callable | None) -> bool:
     return check_function(fn, _inverted_residual_params, EX4_CASES, name="Exercise 4")
 
 
+# Exercise 5 (experimental): the standard network narrowed to the separable one's MACs, the page's 3-epoch recipe.
+EX5_RANGE = (0.27, 0.35)
+"""Seeds 0 to 5 land in 0.299-0.326 (mean 0.313); the separable network of the same MACs averages 0.24, the full-width
+standard one 0.36."""
+
+
 def ex5(answer: Any) -> bool:
-    """How many of MobileNetV2's 17 inverted residual blocks add their input to their output."""
-    with torch.device("meta"):
-        model = mobilenet_v2()
-    expected = sum(m.use_res_connect for m in model.features if isinstance(m, InvertedResidual))
-    return check(answer, expected, name="Exercise 5",
-                 hint="a block adds its input only when the stride is 1 and the channels do not change: "
-                      "in each (t, c, n, s) row, the first block changes one or the other.")
+    """Test accuracy of ``shapes10_net(False, NARROW)`` trained with the page's recipe on one of the page's seeds."""
+    low, high = EX5_RANGE
+    return check_range(answer, low, high, name="Exercise 5", quantity="the test accuracy",
+                       source="network, trained with the page's recipe on seeds 0 to 5,",
+                       hint="build it with shapes10_net(False, NARROW) and train it exactly as the page's two networks "
+                            "(run_seeds with the same recipe, on the same split).")

@@ -1,73 +1,225 @@
 """Checkers for the exercises of chapter 12, "ConvNeXt".
 
-Each expected answer is computed here from the package's own ConvNeXt (built on the meta device where only its
-shapes matter) and counted with ``cnnbook.profile``, out of the reader's sight.
+Each expected answer is computed here from the package's own networks (ConvNeXt-T built on the meta device where
+only its shapes matter, the ladder's shrunk rungs where the answer needs a forward pass) or, for the experiments,
+is the range that the chapter's networks land in over seeds 0 to 5, out of the reader's sight.
 """
 from __future__ import annotations
 
+import functools
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from cnnbook.exercises import check, check_function
-from cnnbook.models.convnext import CNBlock, convnext_tiny
-from cnnbook.profile import count_params, macs
+from cnnbook.exercises import check, check_letters, check_range
+from cnnbook.models.convnext import ConvNeXt, convnext_ladder, convnext_tiny
+from cnnbook.profile import count_params
+from cnnbook.receptive_field import receptive_field_of
+from cnnbook.records.convnext import SMALL  # the chapter's shrink of a ladder rung: width 1/8, one block per stage
 
-# Exercise 1: one ConvNeXt block of width 96 (ConvNeXt-T's first stage), layer scale included.
-EX1_DIM = 96
-# Exercise 2: ConvNeXt-T's patchify stem at 224 x 224: a 4x4 conv, stride 4, 3 -> 96 channels.
-EX2_SIZE, EX2_PATCH, EX2_WIDTH = 224, 4, 96
-# Exercise 3: the drop probability of ConvNeXt-T's block stage3[8] (stochastic_depth_prob 0.1 over 18 blocks).
-EX3_STAGE, EX3_INDEX = 3, 8
+
+def _pair_of(answer: Any, kind: type | tuple[type, ...], what: str, name: str) -> tuple | None:
+    """``answer`` as a 2-tuple of ``kind`` numbers, or None after printing what was expected."""
+    if (isinstance(answer, (tuple, list)) and len(answer) == 2
+            and all(isinstance(a, kind) and not isinstance(a, bool) for a in answer)):
+        return tuple(answer)
+    print(f"{name}: give {what}, got {answer!r}.")
+    return None
+
+
+# Exercise 1 (conceptual): which changes to ConvNeXt-T leave its parameter count as it is.
+EX1_OPTIONS = {
+    "a": "stochastic depth 0.4 instead of 0.1 (stochastic_depth_prob=0.4)",
+    "b": "layer scale starting at 1 instead of 1e-6 (layer_scale=1.0)",
+    "c": "no layer scale at all (layer_scale=None)",
+    "d": "3x3 depthwise kernels instead of 7x7 (kernel_size=3)",
+    "e": "BatchNorm2d instead of LayerNorm2d in the stem, the downsampling layers and the head (norm_layer=nn.BatchNorm2d)",
+    "f": "GroupNorm(1, C) instead of LayerNorm2d in those same places",
+    "g": "ReLU instead of GELU in every block",
+}
+
+
+def _relu_instead_of_gelu(model: ConvNeXt) -> ConvNeXt:
+    for block in model.modules():
+        if isinstance(getattr(block, "act", None), nn.GELU):
+            block.act = nn.ReLU()
+    return model
+
+
+_EX1_CHANGES: dict[str, Callable[[], nn.Module]] = {
+    "a": lambda: convnext_tiny(stochastic_depth_prob=0.4),
+    "b": lambda: convnext_tiny(layer_scale=1.0),
+    "c": lambda: convnext_tiny(layer_scale=None),
+    "d": lambda: convnext_tiny(kernel_size=3),
+    "e": lambda: convnext_tiny(norm_layer=nn.BatchNorm2d),
+    "f": lambda: convnext_tiny(norm_layer=lambda channels: nn.GroupNorm(1, channels, eps=1e-6)),
+    "g": lambda: _relu_instead_of_gelu(convnext_tiny()),
+}
+
+
+def _same_parameter_count() -> set[str]:
+    """The options whose ConvNeXt-T has exactly the parameters of the original, counted on the meta device."""
+    with torch.device("meta"):
+        original = count_params(convnext_tiny())
+        return {letter for letter, build in _EX1_CHANGES.items() if count_params(build()) == original}
 
 
 def ex1(answer: Any) -> bool:
-    """Parameters of a CNBlock of width 96: 7x7 depthwise conv, LayerNorm, 1x1 96 -> 384 -> 96, layer scale."""
+    """The letters of the changes that leave ConvNeXt-T's number of parameters (28,589,128) unchanged."""
+    if answer is None:
+        return check(None, None, name="Exercise 1")
+    return check_letters(answer, EX1_OPTIONS, _same_parameter_count(), name="Exercise 1",
+                         hint="a parameter is a tensor the optimiser updates. Ask of each change whether it adds or "
+                              "removes such a tensor or changes its shape, or only changes a starting value, a "
+                              "probability, a function without weights, or statistics kept as buffers.")
+
+
+# Exercise 2 (conceptual, numbers): the receptive field of ConvNeXt-T's first stage, 7x7 against 3x3 kernels.
+EX2_SIZE, EX2_KERNELS = 224, (7, 3)
+
+
+@functools.lru_cache(maxsize=1)
+def _stage1_fields() -> tuple[int, int]:
+    """Receptive field (pixels) of a unit of ConvNeXt-T's ``stage1`` output at 224 px, for 7x7 and 3x3 kernels."""
+    fields = []
     with torch.device("meta"):
-        expected = count_params(CNBlock(EX1_DIM))
-    return check(answer, expected, name="Exercise 1",
-                 hint="49C + C (depthwise conv), 2C (LayerNorm), 4C*C + 4C and 4C*C + C (the two 1x1s), C (gamma).")
+        for k in EX2_KERNELS:
+            fields.append(receptive_field_of(convnext_tiny(kernel_size=k), (3, EX2_SIZE, EX2_SIZE), layer="stage1").size)
+    return tuple(fields)
 
 
 def ex2(answer: Any) -> bool:
-    """Multiply-accumulates of ConvNeXt-T's patchify convolution on one 224 x 224 image (biases aside)."""
-    stem = nn.Conv2d(3, EX2_WIDTH, EX2_PATCH, stride=EX2_PATCH, bias=False)
-    expected = macs(stem, (3, EX2_SIZE, EX2_SIZE))
-    return check(answer, expected, name="Exercise 2",
-                 hint="each of the 56 x 56 x 96 outputs is one 4x4x3 patch times one filter: 48 MACs.")
+    """(field with 7x7 kernels, field with 3x3 kernels), in input pixels, of a unit at the end of ConvNeXt-T's stage 1."""
+    if answer is None:
+        return check(None, None, name="Exercise 2")
+    if _pair_of(answer, numbers.Integral, "a pair of whole numbers of pixels (with 7x7, with 3x3)", "Exercise 2") is None:
+        return False
+    return check(tuple(int(a) for a in answer), _stage1_fields(), name="Exercise 2",
+                 hint="the patchify stem gives 4 pixels with a jump of 4; each block's k x k depthwise convolution "
+                      "widens the field by (k - 1) times the jump, and stage 1 has three blocks.")
+
+
+# Exercise 3 (conceptual): the first rung of the ladder with no activation function outside its residual branches.
+def _trunk_activations(model: nn.Module) -> list[str]:
+    """Names of the ReLU/GELU modules that are not inside a block's residual branch (a LadderBlock's act1/act2)."""
+    names = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.ReLU, nn.GELU)) and not name.endswith((".act1", ".act2")):
+            names.append(name)
+    return names
+
+
+def ladder_step_names() -> list[str]:
+    """The names of the ladder's steps, in the order of the chapter's ladder table (step 0 to step 12)."""
+    return [name for name, _ in convnext_ladder()]
+
+
+def _first_activation_free_trunk() -> str:
+    for name, build in convnext_ladder():
+        if not _trunk_activations(build(**SMALL)):
+            return name
+    raise RuntimeError("every rung of the ladder has an activation outside its branches")
 
 
 def ex3(answer: Any) -> bool:
-    """Stochastic-depth drop probability of ConvNeXt-T's block ``stage3[8]`` (the ninth block of stage 3)."""
-    with torch.device("meta"):
-        model = convnext_tiny()
-    expected = getattr(model, f"stage{EX3_STAGE}")[EX3_INDEX].stochastic_depth.p
-    return check(answer, expected, name="Exercise 3", rel_tol=1e-4,
-                 hint="the probability grows linearly from 0 (block 0) to 0.1 (block 17); count the blocks before it.")
+    """The name of the first ladder step after which no ReLU or GELU is left outside the residual branches."""
+    if answer is None:
+        return check(None, None, name="Exercise 3")
+    names = {n.lower(): n for n in ladder_step_names()}
+    if not isinstance(answer, str) or " ".join(answer.lower().split()) not in names:
+        print(f"Exercise 3: give one of the ladder's step names as a string, one of {list(names.values())}; "
+              f"got {answer!r}.")
+        return False
+    return check(names[" ".join(answer.lower().split())], _first_activation_free_trunk(), name="Exercise 3",
+                 hint="the trunk is the stem, the shortcuts, the downsampling and the head. ResNet-50's trunk has a "
+                      "ReLU in its stem and one after every addition: which steps remove each of them?")
 
 
-def _layer_norm_over_channels(x: torch.Tensor) -> torch.Tensor:
-    return F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), eps=1e-6).permute(0, 3, 1, 2)
+# Exercise 4 (conceptual): when does an image get the same logits alone as inside a batch?
+EX4_OPTIONS = {
+    "a": "the shrunk ResNet-50 rung (BatchNorm) in training mode",
+    "b": "the shrunk ResNet-50 rung in eval mode",
+    "c": "the shrunk ConvNeXt-T rung (LayerNorm) in training mode",
+    "d": "the shrunk ConvNeXt-T rung in eval mode",
+    "e": "the shrunk ResNet-50 rung in training mode, when the batch holds 32 copies of that one image",
+}
 
 
-def _cases() -> list[tuple[torch.Tensor]]:
-    g = torch.Generator().manual_seed(11)
-    shapes = [(2, 8, 5, 7), (1, 3, 4, 4), (3, 16, 2, 6), (1, 5, 1, 1)]
-    return [(torch.randn(s, generator=g) * 3 + 1,) for s in shapes]
+def _batch_independent() -> set[str]:
+    """The options under which image 0 gets (to 1e-5) the logits alone that it gets inside the batch."""
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(12)
+        ladder = convnext_ladder()
+        nets = {"resnet": ladder[0][1](**SMALL), "convnext": ladder[-1][1](**SMALL)}
+        batch = torch.rand(32, 3, 32, 32)
+    finally:
+        torch.random.set_rng_state(state)
+    copies = batch[:1].expand(32, -1, -1, -1).contiguous()
+    cases = {"a": ("resnet", True, batch), "b": ("resnet", False, batch), "c": ("convnext", True, batch),
+             "d": ("convnext", False, batch), "e": ("resnet", True, copies)}
+    same = set()
+    with torch.no_grad():
+        for letter, (net, training, images) in cases.items():
+            model = nets[net].train(training)
+            if torch.allclose(model(images[:1]), model(images)[:1], atol=1e-5):
+                same.add(letter)
+    return same
 
 
-def ex4(fn: Callable | None) -> bool:
-    """The reader's ``layer_norm_over_channels(x)`` (no affine, eps 1e-6): LayerNorm2d's formula, by hand."""
-    return check_function(fn, _layer_norm_over_channels, _cases(), name="Exercise 4")
+def ex4(answer: Any) -> bool:
+    """The letters of the cases in which an image's logits do not depend on the rest of its batch."""
+    if answer is None:
+        return check(None, None, name="Exercise 4")
+    return check_letters(answer, EX4_OPTIONS, _batch_independent(), name="Exercise 4",
+                         hint="which statistics does each normalisation use in each mode: the image's own, the "
+                              "batch's, or running averages stored in the layer? And what are the batch's "
+                              "statistics when every image in it is the same?")
+
+
+# Exercise 5 (experimental): the share of the classifier's input that differs between images, at initialisation.
+EX5_RANGE = (0.0, 0.2)
+"""The "BatchNorm -> LayerNorm" rung, shrunk, freshly built after cnnbook.set_seed(s) for s = 0 to 5, on the first
+256 training images of the page's split in training mode: 0.015-0.089 (0.011-0.117 over seeds 0 to 19). The
+"fewer norms" rung before it gives 1.000 on every seed."""
 
 
 def ex5(answer: Any) -> bool:
-    """Parameters of ConvNeXt-T's three separate downsampling layers together (LayerNorm + 2x2 conv each)."""
-    with torch.device("meta"):
-        model = convnext_tiny()
-    expected = sum(count_params(getattr(model, f"downsample{i}")) for i in (2, 3, 4))
-    return check(answer, expected, name="Exercise 5",
-                 hint="per layer: 2 C_in (LayerNorm) + 4 C_in C_out + C_out (2x2 conv); C = 96, 192, 384, 768.")
+    """The between-image share of the features entering the head of the shrunk 'BatchNorm -> LayerNorm' rung."""
+    low, high = EX5_RANGE
+    return check_range(answer, low, high, name="Exercise 5",
+                       quantity="the share of the features' energy that differs between images",
+                       source="share (of the rung built after any seed 0 to 5)",
+                       hint="capture the head's input f (N images x features) with a forward pre-hook, in training "
+                            "mode, and compute f.var(0, unbiased=False).sum() / f.pow(2).sum(1).mean(); make sure the "
+                            "rung is the LayerNorm one.")
+
+
+# Exercise 6 (experimental): does widening the shrink raise that share, or does standardising the images?
+EX6_WIDE_RANGE = (0.0, 0.2)
+"""The same rung at width 1/2 on the raw images, seeds 0 to 5: 0.022-0.066 (0.022-0.076 over seeds 0 to 19; at
+width 1/4: 0.030-0.083)."""
+EX6_STANDARDISED_RANGE = (0.25, 0.9)
+"""The same rung at the page's width 1/8 on standardised images (cnnbook.experiments.standardised), seeds 0 to 5:
+0.470-0.630 (0.288-0.778 over seeds 0 to 19)."""
+
+
+def ex6(answer: Any) -> bool:
+    """(share at width 1/2 on raw images, share at width 1/8 on standardised images) for the 'BatchNorm -> LayerNorm' rung."""
+    if answer is None:
+        return check(None, None, name="Exercise 6")
+    pair = _pair_of(answer, numbers.Real, "a pair of shares (width 1/2 on raw images, width 1/8 on standardised "
+                                          "images)", "Exercise 6")
+    if pair is None:
+        return False
+    wide = check_range(pair[0], *EX6_WIDE_RANGE, name="Exercise 6 (width 1/2, raw images)",
+                       quantity="the share", source="share (of the rung built after any seed 0 to 5)",
+                       hint="build it with width_scale=1 / 2 in place of SMALL's 1 / 8, and measure on the raw images.")
+    standardised = check_range(pair[1], *EX6_STANDARDISED_RANGE, name="Exercise 6 (width 1/8, standardised images)",
+                               quantity="the share", source="share (of the rung built after any seed 0 to 5)",
+                               hint="standardise with cnnbook.experiments.standardised(shapes), whose training "
+                                    "images have mean 0 and standard deviation 1 per channel.")
+    return wide and standardised

@@ -6,7 +6,9 @@
 
 See :mod:`cnnbook.records.core` for what a record holds.
 """
-from cnnbook.records import alexnet, convnext, densenet, digits, erf, googlenet, resnet, shapes10, vgg, vit  # noqa: F401  (each module registers its records)
+# each module registers its records
+from cnnbook.records import (alexnet, convnext, densenet, digits, efficientnet, erf, googlenet,  # noqa: F401
+                             mobilenet, resnet, shapes10, training, vgg, vit)
 from cnnbook.records.core import (RECORD_SEEDS, YARDSTICKS, Arm, Record, Reference, check_record, curves,
                                   default_path, get_record, load_record, register, registry, run_record,
                                   shapes10_data, train_arm, yardsticks)

@@ -39,7 +39,8 @@ QUICK_SEEDS = (0, 1)
 META_KEYS = ("claim", "command", "cnnbook", "torch", "cpu", "threads", "seconds", "date")
 YARDSTICKS = ("linear", "MLP", "small CNN")
 """Name prefixes of the three yardstick arms every record carries, in order (see :func:`yardsticks`)."""
-_FIT_KEYS = {"epochs", "lr", "optimizer", "batch_size", "weight_decay", "scheduler", "clip_grad", "loss_fn"}
+_FIT_KEYS = {"epochs", "lr", "optimizer", "batch_size", "weight_decay", "scheduler", "clip_grad", "loss_fn",
+             "warmup_epochs"}
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ def train_arm(record: Record, arm: Arm, seed: int, quick: bool = False) -> dict:
     """Train one arm on one seed exactly as :func:`cnnbook.experiments.run_seeds` does; return its results."""
     torch.set_num_threads(1)
     splits = _datasets(record, quick)[arm.data]
-    recipe = dict(arm.recipe, epochs=1) if quick else dict(arm.recipe)
+    recipe = dict(arm.recipe)
+    if quick:  # one epoch of four small batches: enough steps for every schedule, one-cycle included, no warm-up
+        recipe.update(epochs=1, batch_size=16, **({"warmup_epochs": 0} if "warmup_epochs" in recipe else {}))
     start = time.process_time()
     set_seed(seed)
     model = arm.build()

@@ -1,7 +1,6 @@
 """The convolution explorer: which input cells one output cell reads, as a static figure and a widget."""
 from __future__ import annotations
 
-import io
 from numbers import Integral
 
 import ipywidgets as widgets
@@ -13,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from cnnbook.conv import IntOrPair, Padding, _pair, _resolve_padding, conv_output_size
+from cnnbook.widgets import fallback_text, figure_png
 
 PADDING_COLOR = to_rgb("#d0d0d0")
 INPUT_COLOR = to_rgb("#f4f4f4")
@@ -199,6 +199,9 @@ class ConvExplorer(widgets.VBox):
         ]
         self.redraw()
 
+    def __repr__(self) -> str:
+        return fallback_text(self)
+
     def _on_change(self, change: dict) -> None:
         if not self._busy:
             self.redraw()
@@ -226,10 +229,10 @@ class ConvExplorer(widgets.VBox):
         fig = plot_conv_windows(
             v["input_size"], v["kernel_size"], v["stride"], v["padding"], v["dilation"], (v["row"], v["col"])
         )
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        png, width = figure_png(fig, tight=True)
         plt.close(fig)  # already closed by plot_conv_windows; kept so that no redraw can ever leak a figure
-        self.image.value = buffer.getvalue()
+        self.image.value = png
+        self.image.layout.width = width  # shown at its natural size, not stretched to the output's width
         self.image.layout.display = None
         self.message.value = (
             f"output size = floor(({v['input_size']} + 2*{v['padding']} - {v['dilation']}*({v['kernel_size']} - 1)"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from cnnbook.receptive_field import LayerField, _check_input_size, _pair, receptive_field_layers
+from cnnbook.widgets import fallback_text, figure_png
 
 __all__ = ["plot_receptive_field", "receptive_field_explorer", "ReceptiveFieldExplorer"]
 
@@ -155,6 +155,9 @@ class ReceptiveFieldExplorer(widgets.VBox):
         )
         self.update()
 
+    def __repr__(self) -> str:
+        return fallback_text(self)
+
     def _on_layer(self, change: dict) -> None:
         row = self.rows[change["new"]]
         self._holding = True
@@ -182,9 +185,9 @@ class ReceptiveFieldExplorer(widgets.VBox):
                 f"field {size}, stride {stride}, padding {padding}; unit {unit} sees rows "
                 f"{self.bounds[0][0]}..{self.bounds[0][1]}, columns {self.bounds[1][0]}..{self.bounds[1][1]}"
             )
-            buffer = io.BytesIO()
-            self.figure.savefig(buffer, format="png", dpi=80)
-            self.picture_widget.value = buffer.getvalue()
+            png, width = figure_png(self.figure)
+            self.picture_widget.value = png
+            self.picture_widget.layout.width = width
         except ValueError as err:
             self.message.value = f"<b>Error:</b> {html.escape(str(err))}"
 
