@@ -331,24 +331,30 @@ def lr_range_test(
     return lrs, losses
 
 
-def suggest_lr(lrs: list[float], losses: list[float], smoothing: float = 0.8, divide: float = 10.0) -> float:
-    """A learning rate read off a range test: where the smoothed loss is lowest, divided by ``divide``.
-
-    The losses are smoothed by an exponential moving average (``smoothing`` is its memory, bias-corrected);
-    at the minimum the rate is already about to become too large, hence the division.
-    """
-    if len(lrs) != len(losses) or len(lrs) < 2:
-        raise ValueError(f"need two lists of the same length >= 2, got {len(lrs)} rates and {len(losses)} losses")
+def smoothed_losses(losses: list[float], smoothing: float = 0.8) -> list[float]:
+    """The losses smoothed by an exponential moving average (``smoothing`` is its memory), bias-corrected for its
+    start at zero; up to the first loss that is not finite."""
     if not 0 <= smoothing < 1:
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
-    if not isinstance(divide, (int, float)) or divide < 1:
-        raise ValueError(f"divide must be a number >= 1, got {divide!r}")
     average, smoothed = 0.0, []
     for i, loss in enumerate(losses):
         if not math.isfinite(loss):
             break
         average = smoothing * average + (1 - smoothing) * loss
         smoothed.append(average / (1 - smoothing ** (i + 1)))
+    return smoothed
+
+
+def suggest_lr(lrs: list[float], losses: list[float], smoothing: float = 0.8, divide: float = 10.0) -> float:
+    """A learning rate read off a range test: where the smoothed loss is lowest, divided by ``divide``.
+
+    The losses are smoothed by :func:`smoothed_losses`; at the minimum the rate is already about to become too large, hence the division.
+    """
+    if len(lrs) != len(losses) or len(lrs) < 2:
+        raise ValueError(f"need two lists of the same length >= 2, got {len(lrs)} rates and {len(losses)} losses")
+    if not isinstance(divide, (int, float)) or divide < 1:
+        raise ValueError(f"divide must be a number >= 1, got {divide!r}")
+    smoothed = smoothed_losses(losses, smoothing)
     if not smoothed:
         raise ValueError("the first loss of the range test is not finite: lower lr_min")
     best = min(range(len(smoothed)), key=smoothed.__getitem__)

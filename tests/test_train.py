@@ -7,7 +7,7 @@ from torch.utils.data import TensorDataset
 
 from cnnbook.data import make_loader
 from cnnbook.train import (History, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
-                           suggest_lr)
+                           smoothed_losses, suggest_lr)
 
 
 def toy_data(n=200, seed=0):
@@ -256,3 +256,11 @@ def test_lr_range_test_empty_data_and_suggest_lr_bad_arguments():
         suggest_lr([1.0, 2.0], [1.0, 2.0], divide=0.5)
     with pytest.raises(ValueError, match="not finite"):
         suggest_lr([1.0, 2.0], [float("inf"), 2.0])
+
+
+def test_smoothed_losses_is_a_bias_corrected_moving_average_up_to_the_first_non_finite_loss():
+    assert smoothed_losses([2.0, 4.0], smoothing=0.5) == pytest.approx([2.0, (0.25 * 2 + 0.5 * 4) / 0.75])
+    assert smoothed_losses([1.0, 2.0, 3.0], smoothing=0.0) == [1.0, 2.0, 3.0]
+    assert smoothed_losses([1.0, float("inf"), 2.0]) == [1.0]
+    with pytest.raises(ValueError, match="smoothing"):
+        smoothed_losses([1.0], smoothing=1.0)
