@@ -23,3 +23,4 @@ def test_every_network_runs_on_both_arrangements_and_only_the_live_arm_is_the_pa
     assert intact.keys() == shuffled.keys() and len(intact) == 4
     for name, arm in intact.items():
         assert shuffled[name].recipe == arm.recipe  # the same network and recipe, only the arrangement differs
+

@@ -74,3 +74,35 @@ LADDER = register(Record(
                "live arms use its small split of 800 training, 100 validation and 500 test images"),
     arms=_arms(),
 ))
+
+
+INPUT_RUNGS = (0, 10, 11)
+"""ResNet-50's rung and the two LayerNorm rungs (BatchNorm -> LayerNorm, and ConvNeXt-T's), trained again on
+standardised images."""
+
+
+def input_arm_name(index: int, name: str) -> str:
+    """The name of a rung trained on standardised images ('step 10, BatchNorm -> LayerNorm, standardised, ...')."""
+    return f"step {index}, {name}, standardised images, {EPOCHS} epochs"
+
+
+def _input_arms() -> tuple[Arm, ...]:
+    ladder = rungs()
+    live = Arm("ConvNeXt-T rung (small)", ladder[PAGE_RUNGS["ConvNeXt-T rung (small)"]][1], PAGE_RECIPE, data="page",
+               live=True)
+    return (live, *yardsticks(EPOCHS),
+            *(Arm(input_arm_name(i, ladder[i][0]), ladder[i][1], RECIPE, data="std") for i in INPUT_RUNGS))
+
+
+INPUTS = register(Record(
+    name="convnext_inputs",
+    chapter="12_convnext",
+    claim=("The shrunk ladder's LayerNorm rungs start slowly because their inputs are not standardised: trained on "
+           "images standardised per channel, they leave chance within three epochs on every seed, where on raw "
+           "pixels they take five or more."),
+    data=ladder_data,
+    data_note=("Shapes10's default split (3,000 training, 500 validation, 1,000 test images at 32x32), standardised "
+               "per channel with the training images' statistics; the page's live arm uses its small split of 800 "
+               "training, 100 validation and 500 test images, as they are"),
+    arms=_input_arms(),
+))
