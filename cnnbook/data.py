@@ -758,6 +758,10 @@ class SegmentationSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    def segmentation(self) -> TensorDataset:
+        """(image, semantic mask) pairs for a segmentation network."""
+        return TensorDataset(self.images, self.semantic)
+
     def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple["SegmentationSet", "SegmentationSet"]:
         """A seeded (train, validation) split, as :func:`train_val_split` draws it: never validate on test."""
         return tuple(SegmentationSet(self.images[idx], self.semantic[idx], self.classes)

@@ -4,7 +4,9 @@ Every box is a float tensor row ``(x1, y1, x2, y2)`` in pixels ("xyxy": top-left
 corners, x to the right, y down) unless a function says otherwise; ``(cx, cy, w, h)`` ("cxcywh") is the
 centre and size. ``box_iou``, ``nms`` and ``batched_nms`` give the same results as ``torchvision.ops``;
 ``mean_average_precision`` takes torchmetrics' input format and, with ``interpolation="coco101"``, equals
-pycocotools' COCO evaluation (tests/test_detection.py checks both, and torchmetrics within 0.01).
+pycocotools' COCO evaluation (tests/test_detection.py checks both, and torchmetrics within 0.01), as does
+``coco_average_precision`` (AP@[.5:.95]). ``classify_detections`` sorts one image's errors by kind (after TIDE)
+on top of the same matching, and ``focal_loss`` equals ``torchvision.ops.sigmoid_focal_loss``.
 
 YOLO target coding (YOLOv2/v3, Redmon & Farhadi 2017, 2018). The image is cut into an S x S grid of
 cells of ``cell = image_size / S`` pixels; each cell has A anchors, prior box sizes ``(p_w, p_h)`` in
@@ -315,6 +317,53 @@ def _check_detections(preds: Sequence[Mapping[str, Tensor]], targets: Sequence[M
         _check_vector(t["labels"], len(t["boxes"]), f"targets[{i}]['labels']", f"targets[{i}]['boxes']")
 
 
+def _greedy_match(boxes: Tensor, gt: Tensor, iou_thresholds: Sequence[float]) -> list[list[int]]:
+    """For score-sorted detections of one class in one image: per threshold, the true box each claims, or -1."""
+    if not (len(gt) and len(boxes)):
+        return [[-1] * len(boxes) for _ in iou_thresholds]
+    iou = box_iou(boxes, gt).tolist()  # plain Python: these matrices are small and the loop is sequential
+    result = []
+    for threshold in iou_thresholds:
+        taken, claimed = [False] * len(gt), []
+        for row in iou:
+            best, best_iou = -1, -1.0
+            for j, value in enumerate(row):  # the untaken box of highest IoU, the first one on ties
+                if not taken[j] and value > best_iou:
+                    best, best_iou = j, value
+            if best >= 0 and best_iou >= threshold:
+                taken[best] = True
+                claimed.append(best)
+            else:
+                claimed.append(-1)
+        result.append(claimed)
+    return result
+
+
+def _match_class(
+    preds: Sequence[Mapping[str, Tensor]],
+    targets: Sequence[Mapping[str, Tensor]],
+    label: int,
+    iou_thresholds: Sequence[float],
+    max_detections: int,
+) -> tuple[Tensor, Tensor, int]:
+    """``match_detections`` at several thresholds at once: (scores (D,), is_tp (T, D), n_gt); IoUs computed once."""
+    all_scores, all_tp, n_gt = [], [], 0
+    for p, t in zip(preds, targets):
+        gt = t["boxes"][t["labels"] == label].double()
+        n_gt += len(gt)
+        mine = p["labels"] == label
+        boxes, scores = p["boxes"][mine].double(), p["scores"][mine].double()
+        order = torch.sort(scores, descending=True, stable=True).indices[:max_detections]
+        boxes, scores = boxes[order], scores[order]
+        claimed = torch.tensor(_greedy_match(boxes, gt, iou_thresholds), dtype=torch.int64)
+        all_scores.append(scores)
+        all_tp.append(claimed.view(len(iou_thresholds), len(boxes)) >= 0)
+    scores = torch.cat(all_scores) if all_scores else torch.zeros(0, dtype=torch.float64)
+    tp = torch.cat(all_tp, dim=1) if all_tp else torch.zeros(len(iou_thresholds), 0, dtype=torch.bool)
+    order = torch.sort(scores, descending=True, stable=True).indices
+    return scores[order], tp[:, order], n_gt
+
+
 def match_detections(
     preds: Sequence[Mapping[str, Tensor]],
     targets: Sequence[Mapping[str, Tensor]],
@@ -331,30 +380,8 @@ def match_detections(
     """
     _check_detections(preds, targets)
     _check_threshold(iou_threshold, "iou_threshold")
-    all_scores, all_tp, n_gt = [], [], 0
-    for p, t in zip(preds, targets):
-        gt = t["boxes"][t["labels"] == label].double()
-        n_gt += len(gt)
-        mine = p["labels"] == label
-        boxes, scores = p["boxes"][mine].double(), p["scores"][mine].double()
-        order = torch.sort(scores, descending=True, stable=True).indices[:max_detections]
-        boxes, scores = boxes[order], scores[order]
-        tp = torch.zeros(len(boxes), dtype=torch.bool)
-        if len(gt) and len(boxes):
-            iou = box_iou(boxes, gt)
-            taken = torch.zeros(len(gt), dtype=torch.bool)
-            for d in range(len(boxes)):
-                candidates = iou[d].masked_fill(taken, -1.0)
-                best = int(candidates.argmax())
-                if candidates[best] >= iou_threshold:
-                    tp[d] = True
-                    taken[best] = True
-        all_scores.append(scores)
-        all_tp.append(tp)
-    scores = torch.cat(all_scores) if all_scores else torch.zeros(0, dtype=torch.float64)
-    tp = torch.cat(all_tp) if all_tp else torch.zeros(0, dtype=torch.bool)
-    order = torch.sort(scores, descending=True, stable=True).indices
-    return scores[order], tp[order], n_gt
+    scores, tp, n_gt = _match_class(preds, targets, label, [iou_threshold], max_detections)
+    return scores, tp[0], n_gt
 
 
 def precision_recall(is_tp: Tensor, n_gt: int) -> tuple[Tensor, Tensor]:
@@ -436,3 +463,153 @@ def mean_average_precision(
     if not per_class:
         return math.nan
     return sum(per_class.values()) / len(per_class)
+
+
+# COCO's ten IoU thresholds 0.50, 0.55, ..., 0.95, computed as numpy.linspace(0.5, 0.95, 10) does.
+COCO_IOU_THRESHOLDS = tuple(i * ((0.95 - 0.5) / 9) + 0.5 for i in range(10))
+
+
+def coco_average_precision(
+    preds: Sequence[Mapping[str, Tensor]],
+    targets: Sequence[Mapping[str, Tensor]],
+    iou_thresholds: Sequence[float] = COCO_IOU_THRESHOLDS,
+    interpolation: str = "coco101",
+    max_detections: int = 100,
+) -> float:
+    """COCO's "AP", AP@[.5:.95]: ``mean_average_precision`` averaged over the IoU thresholds 0.50:0.05:0.95.
+
+    A box must be placed ever more tightly to count at the higher thresholds, so this rewards localisation
+    that mAP@0.5 ignores. With the defaults it equals pycocotools' ``stats[0]`` (area "all", maxDets 100).
+    """
+    if isinstance(iou_thresholds, (str, bytes)) or not isinstance(iou_thresholds, Sequence) or not iou_thresholds:
+        raise ValueError(f"iou_thresholds must be a non-empty sequence of numbers in [0, 1], got {iou_thresholds!r}")
+    for t in iou_thresholds:
+        _check_threshold(t, "each of iou_thresholds")
+    _check_detections(preds, targets)
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+    classes = sorted({int(c) for t in targets for c in t["labels"]})
+    if not classes:
+        return math.nan
+    total = 0.0
+    for c in classes:
+        _, is_tp, n_gt = _match_class(preds, targets, c, list(iou_thresholds), max_detections)
+        for row in is_tp:  # one row per threshold
+            total += average_precision(*precision_recall(row, n_gt), interpolation)
+    return total / (len(classes) * len(iou_thresholds))
+
+
+ERROR_KINDS = ("duplicate", "wrong class", "bad localisation", "false alarm", "missed")
+
+
+def classify_detections(
+    pred: Mapping[str, Tensor],
+    target: Mapping[str, Tensor],
+    score_threshold: float = 0.5,
+    iou_threshold: float = 0.5,
+    background_iou: float = 0.1,
+    max_detections: int = 100,
+) -> list[tuple[str, Tensor, int]]:
+    """One image's detections with score >= ``score_threshold``, and its missed boxes: [(kind, box, label)].
+
+    Class by class, the greedy matching of ``match_detections`` picks the "true positive"s, so they are
+    exactly the ones mAP counts. Every other detection is then, first rule that applies (after TIDE,
+    Bolya et al. 2020): a "duplicate" (IoU >= ``iou_threshold`` with a box of its class that a true positive
+    took), a "wrong class" (IoU >= ``iou_threshold`` with a box of another class), "bad localisation" (best
+    IoU with any box in [``background_iou``, ``iou_threshold``)), else a "false alarm". A true box that no
+    true positive took is "missed" unless a wrong-class or badly placed detection is nearest to it, so each
+    object is blamed once. Detections come in score order, the missed boxes last.
+    """
+    _check_detections([pred], [target])
+    for value, name in ((score_threshold, "score_threshold"), (iou_threshold, "iou_threshold"),
+                        (background_iou, "background_iou")):
+        _check_threshold(value, name)
+    if background_iou > iou_threshold:
+        raise ValueError(f"background_iou must be <= iou_threshold, got {background_iou} > {iou_threshold}")
+    if isinstance(max_detections, bool) or not isinstance(max_detections, int) or max_detections < 1:
+        raise ValueError(f"max_detections must be an integer >= 1, got {max_detections!r}")
+    gt_boxes, gt_labels = target["boxes"].double(), target["labels"]
+    keep = pred["scores"] >= score_threshold
+    boxes, scores, labels = pred["boxes"][keep].double(), pred["scores"][keep], pred["labels"][keep]
+    # the detections mAP sees, in the order it visits them: per class, by score, at most max_detections
+    visited, claimed = [], []
+    taken = torch.zeros(len(gt_boxes), dtype=torch.bool)
+    for c in torch.unique(labels).tolist():
+        mine = torch.nonzero(labels == c).flatten()
+        mine = mine[torch.sort(scores[mine], descending=True, stable=True).indices][:max_detections]
+        gt_index = torch.nonzero(gt_labels == c).flatten()
+        match = torch.tensor(_greedy_match(boxes[mine], gt_boxes[gt_index], [iou_threshold])[0], dtype=torch.int64)
+        visited.append(mine)
+        hit = match >= 0
+        claimed.append(torch.full_like(match, -1))
+        claimed[-1][hit] = gt_index[match[hit]]
+        taken[gt_index[match[hit]]] = True
+    if not visited:
+        visited, claimed = [torch.zeros(0, dtype=torch.int64)], [torch.zeros(0, dtype=torch.int64)]
+    visited, claimed = torch.cat(visited), torch.cat(claimed)
+    order = torch.sort(scores[visited], descending=True, stable=True).indices
+    visited, claimed = visited[order], claimed[order]
+    iou = box_iou(boxes[visited], gt_boxes) if len(gt_boxes) else torch.zeros(len(visited), 0, dtype=torch.float64)
+    found, blamed = [], torch.zeros(len(gt_boxes), dtype=torch.bool)
+    for row, (d, j) in enumerate(zip(visited.tolist(), claimed.tolist())):
+        box, label = pred["boxes"][keep][d], int(labels[d])
+        if j >= 0:
+            found.append(("true positive", box, label))
+            continue
+        same = gt_labels == label
+        same_iou = iou[row].masked_fill(~same, -1.0)
+        other_iou = iou[row].masked_fill(same, -1.0)
+        if len(gt_boxes) and same_iou.max() >= iou_threshold:
+            kind = "duplicate"  # greedy matching left it nothing: the box it overlaps is taken
+        elif len(gt_boxes) and other_iou.max() >= iou_threshold:
+            kind = "wrong class"
+            blamed[int(other_iou.argmax())] = True
+        elif len(gt_boxes) and iou[row].max() >= background_iou:
+            kind = "bad localisation"
+            blamed[int(iou[row].argmax())] = True
+        else:
+            kind = "false alarm"
+        found.append((kind, box, label))
+    found += [("missed", target["boxes"][j], int(gt_labels[j])) for j in range(len(gt_boxes))
+              if not taken[j] and not blamed[j]]
+    return found
+
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def focal_loss(
+    logits: Tensor,
+    targets: Tensor,
+    gamma: float = 2.0,
+    alpha: float | None = 0.25,
+    reduction: str = "none",
+) -> Tensor:
+    """Binary focal loss (RetinaNet, Lin et al. 2017): ``-alpha_t (1 - p_t)^gamma log p_t`` per element.
+
+    p_t is the predicted probability of the true label (sigmoid(logit) for a 1, one minus it for a 0), so
+    well-classified examples (p_t near 1) are down-weighted; ``gamma = 0`` and ``alpha = None`` give plain
+    binary cross-entropy. Equals ``torchvision.ops.sigmoid_focal_loss`` (which writes alpha < 0 for None).
+    """
+    if not isinstance(logits, Tensor) or not isinstance(targets, Tensor) or logits.shape != targets.shape:
+        raise ValueError(f"logits and targets must be tensors of one shape, got "
+                         f"{getattr(logits, 'shape', type(logits).__name__)} and "
+                         f"{getattr(targets, 'shape', type(targets).__name__)}")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+        raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
+    if alpha is not None:
+        _check_threshold(alpha, "alpha")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    targets = targets.to(logits.dtype)
+    p = torch.sigmoid(logits)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha is not None:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss

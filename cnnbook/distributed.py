@@ -7,6 +7,11 @@ read that environment with clear errors, do the batch arithmetic, and train a fe
 process with the whole batch and several with a share of it can be compared parameter by parameter.
 ``training_step_ms`` times one training step in float32, bfloat16 or float16 (``torch.autocast``), with or
 without the ``channels_last`` layout: the per-GPU side of going faster.
+
+The cost of communication (``ring_allreduce_values``, ``time_allreduce``, ``step_seconds``), gradient
+accumulation under ``no_sync`` (``accumulated_gradient``), rank-0 checkpoints (``save_checkpoint``), the bias
+that the sampler's padding puts into a distributed metric (``distributed_mean``), and SGD with the linear
+warm-up of the large-batch recipe (``warmup_lr``, ``train_sgd``) complete the chapter's toolkit.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +27,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 from torch.nn.parallel import DistributedDataParallel
 from torch.nn.utils import parameters_to_vector
 from torch.utils.data import DataLoader, Dataset
@@ -226,3 +233,177 @@ def training_step_ms(model: nn.Module, input_size: tuple[int, int, int], batch_s
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return 1000 * sorted(times)[len(times) // 2]
+
+
+# --- The cost of communication -------------------------------------------------------------------------------
+
+
+def ring_allreduce_values(numel: int, world_size: int) -> float:
+    """Values each worker sends (and receives) in one ring all-reduce of ``numel`` values: 2 (W - 1) / W * N."""
+    _positive_int(numel, "numel")
+    _positive_int(world_size, "world_size")
+    return 2 * (world_size - 1) / world_size * numel
+
+
+def _require_group(what: str) -> None:
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError(f"{what} needs a process group: call init_distributed() (or dist.init_process_group) first")
+
+
+def time_allreduce(numel: int, repeats: int = 20) -> float:
+    """Median seconds of one ``dist.all_reduce`` of ``numel`` float32 values in the current process group."""
+    _positive_int(numel, "numel")
+    _positive_int(repeats, "repeats")
+    _require_group("time_allreduce")
+    tensor, times = torch.ones(numel), []
+    dist.all_reduce(tensor)  # the first call sets up the connections: leave it out
+    for _ in range(repeats):
+        dist.barrier()  # start together, so that one rank does not time the other's lateness
+        start = time.perf_counter()
+        dist.all_reduce(tensor)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def step_seconds(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 10,
+                 lr: float = 0.01) -> float:
+    """Median seconds of one SGD step (forward, backward, update) of ``net`` on the given batch."""
+    _positive_int(steps, "steps")
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need as many labels as images, and at least one; got {len(images)} and {len(labels)}")
+    optimizer, times = torch.optim.SGD(net.parameters(), lr=lr), []
+    net.train()
+    for i in range(steps + 1):  # the first step allocates buffers: leave it out
+        start = time.perf_counter()
+        loss = F.cross_entropy(net(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if i:
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def accumulated_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, micro_batches: int,
+                         no_sync: bool = True) -> tuple[torch.Tensor, int]:
+    """The gradient of ``micro_batches`` accumulated micro-batches of this rank's ``images``, and the all-reduces.
+
+    In a process group the model is wrapped in ``DistributedDataParallel``; with ``no_sync`` every backward but
+    the last skips the all-reduce. Each micro-batch loss is divided by ``micro_batches``, so the result is the
+    gradient of the mean loss over all ranks' images. Outside a group there is no all-reduce (count 0).
+    """
+    _positive_int(micro_batches, "micro_batches")
+    if len(images) != len(labels) or len(images) % micro_batches:
+        raise ValueError(f"need as many labels as images ({len(images)}, {len(labels)}), divisible into "
+                         f"{micro_batches} equal micro-batches")
+    distributed = dist.is_available() and dist.is_initialized()
+    calls = [0]
+    net = model
+    if distributed:
+        net = DistributedDataParallel(model)
+
+        def counting_hook(state, bucket):  # no annotations: DDP checks them, and this module's are strings
+            calls[0] += 1  # called once per bucket that DDP all-reduces
+            return allreduce_hook(state, bucket)
+
+        net.register_comm_hook(dist.group.WORLD, counting_hook)
+    net.train()
+    model.zero_grad()
+    for i, (x, y) in enumerate(zip(images.chunk(micro_batches), labels.chunk(micro_batches))):
+        last = i == micro_batches - 1
+        context = net.no_sync() if distributed and no_sync and not last else nullcontext()
+        with context:
+            (F.cross_entropy(net(x), y) / micro_batches).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters()]).detach().clone(), calls[0]
+
+
+# --- DDP hygiene: checkpoints and evaluation ------------------------------------------------------------------
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside ``DistributedDataParallel`` (``model.module``), or ``model`` itself."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def save_checkpoint(model: nn.Module, path: str | Path) -> bool:
+    """Save the unwrapped model's state_dict on rank 0 only, then wait for every rank; True on the saving rank.
+
+    The keys carry no ``module.`` prefix, so the file loads into a plain model; the barrier keeps other ranks
+    from reading the file before rank 0 has finished writing it.
+    """
+    state = unwrap(model).state_dict()
+    distributed = dist.is_available() and dist.is_initialized()
+    saving = not distributed or dist.get_rank() == 0
+    if saving:
+        torch.save(state, path)
+    if distributed:
+        dist.barrier()
+    return saving
+
+
+def distributed_mean(values: torch.Tensor, world_size: int, deduplicate: bool = False) -> float:
+    """The mean of per-example ``values`` as ``world_size`` ranks compute it from ``DistributedSampler`` shares.
+
+    Every rank takes its padded share (``shuffle=False``); the shares are gathered as ``all_gather`` would,
+    with the example indices. Without ``deduplicate`` the padded repeats count twice (a biased mean); with it,
+    each index counts once and the mean is exact.
+    """
+    _positive_int(world_size, "world_size")
+    if not isinstance(values, torch.Tensor) or values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"values must be a non-empty 1-D tensor (one value per example), got "
+                         f"{getattr(values, 'shape', type(values).__name__)}")
+    data = torch.utils.data.TensorDataset(values)
+    gathered = [i for r in range(world_size)
+                for i in DistributedSampler(data, num_replicas=world_size, rank=r, shuffle=False)]
+    if deduplicate:
+        gathered = sorted(set(gathered))
+    return values[torch.tensor(gathered)].double().mean().item()
+
+
+# --- The learning rate for a larger batch ---------------------------------------------------------------------
+
+
+def warmup_lr(step: int, peak_lr: float, warmup_steps: int, start_lr: float = 0.0) -> float:
+    """The learning rate of ``step`` (0-based): a straight line from ``start_lr`` up to ``peak_lr``, then flat."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be a non-negative int, got {warmup_steps!r}")
+    if not 0 <= start_lr <= peak_lr or peak_lr <= 0:
+        raise ValueError(f"need 0 <= start_lr <= peak_lr and peak_lr > 0, got start_lr={start_lr}, peak_lr={peak_lr}")
+    if step >= warmup_steps:
+        return float(peak_lr)
+    return start_lr + (peak_lr - start_lr) * (step + 1) / warmup_steps
+
+
+def train_sgd(model: nn.Module, dataset: torch.utils.data.TensorDataset, batch_size: int, lr: float, epochs: int,
+              warmup_steps: int = 0, momentum: float = 0.9, seed: int = 0) -> list[float]:
+    """SGD with momentum and an optional linear warm-up from 0; return the loss of every step (one process).
+
+    Each epoch takes a fresh seeded shuffle in batches of ``batch_size`` (the last incomplete one dropped). A
+    loss that stops being finite ends the run, and is the last entry.
+    """
+    _positive_int(batch_size, "batch_size")
+    _positive_int(epochs, "epochs")
+    images, labels = dataset.tensors[:2]
+    if len(images) < batch_size:
+        raise ValueError(f"the data set has {len(images)} examples, fewer than one batch of {batch_size}")
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    generator, losses = torch.Generator().manual_seed(seed), []
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images) - batch_size + 1, batch_size):
+            batch = order[start:start + batch_size]
+            for group in optimizer.param_groups:
+                group["lr"] = warmup_lr(len(losses), lr, warmup_steps)
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            losses.append(loss.item())
+            if not torch.isfinite(loss):
+                return losses
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return losses

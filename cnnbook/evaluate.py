@@ -14,24 +14,29 @@ from cnnbook.segmentation import confusion_matrix as _pixel_confusion_matrix
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, data: Dataset | DataLoader, batch_size: int = 256) -> tuple[Tensor, Tensor]:
-    """Softmax probabilities (N, C) of ``model`` in eval mode on ``data``, and the labels (N,), on the CPU."""
+def _outputs(model: nn.Module, data: Dataset | DataLoader, batch_size: int, caller: str) -> tuple[Tensor, Tensor]:
+    """The main head's outputs of ``model`` in eval mode on ``data``, and the labels, on the CPU."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    probs, labels = [], []
+    outputs, labels = [], []
     for x, y in loader:
         out = model(x.to(device))
-        out = out[0] if isinstance(out, (tuple, list)) else out
-        probs.append(out.float().softmax(1).cpu())
+        outputs.append((out[0] if isinstance(out, (tuple, list)) else out).cpu())
         labels.append(y.cpu())
     model.train(was_training)
-    if not probs:
-        raise ValueError("predict_proba got an empty data set")
-    return torch.cat(probs), torch.cat(labels)
+    if not outputs:
+        raise ValueError(f"{caller} got an empty data set")
+    return torch.cat(outputs), torch.cat(labels)
+
+
+def predict_proba(model: nn.Module, data: Dataset | DataLoader, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """Softmax probabilities (N, C) of ``model`` in eval mode on ``data``, and the labels (N,), on the CPU."""
+    outputs, labels = _outputs(model, data, batch_size, "predict_proba")
+    return outputs.float().softmax(1), labels
 
 
 def _class_ids(pred: Tensor, target: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
@@ -143,3 +148,83 @@ def plot_reliability(cal: Calibration, ax: plt.Axes | None = None, label: str | 
     ax.set_ylabel("accuracy in the bin")
     ax.legend(fontsize=7, loc="upper left")
     return ax.figure
+
+
+# ------------------------------------------------------------------------------------------------
+# Temperature scaling (Guo et al. 2017): one scalar T divides the logits, fitted on the validation split.
+
+def predict_logits(model: nn.Module, data: Dataset | DataLoader, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """Logits (N, C) of ``model`` in eval mode on ``data`` (float64, on the CPU), and the labels (N,)."""
+    outputs, labels = _outputs(model, data, batch_size, "predict_logits")
+    return outputs.double(), labels
+
+
+def _check_logits(logits: Tensor, target: Tensor) -> None:
+    if not isinstance(logits, Tensor) or logits.dim() != 2 or len(logits) == 0:
+        raise ValueError(f"logits must be a non-empty (N, C) tensor, got {getattr(logits, 'shape', logits)}")
+    if not isinstance(target, Tensor) or target.shape != (len(logits),):
+        raise ValueError(f"target must be an (N,) tensor with N = {len(logits)}, got {getattr(target, 'shape', target)}")
+    if not torch.isfinite(logits).all():
+        raise ValueError("logits must be finite")
+
+
+def nll_at_temperature(logits: Tensor, target: Tensor, temperature: float) -> float:
+    """Mean negative log-likelihood of ``target`` under softmax(logits / temperature)."""
+    _check_logits(logits, target)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    return float(nn.functional.cross_entropy(logits.double() / temperature, target.long()))
+
+
+def fit_temperature(logits: Tensor, target: Tensor, low: float = 0.05, high: float = 20.0, tol: float = 1e-5) -> float:
+    """The temperature T in [low, high] that minimises the NLL of softmax(logits / T) (golden-section search).
+
+    The NLL is convex in 1/T, so the search over 1/T finds the minimum; fit it on validation logits, never test.
+    """
+    _check_logits(logits, target)
+    if not 0 < low < high:
+        raise ValueError(f"need 0 < low < high, got low={low!r}, high={high!r}")
+    z, y = logits.double(), target.long()
+
+    def nll(beta: float) -> float:
+        return float(nn.functional.cross_entropy(z * beta, y))
+
+    a, b = 1 / high, 1 / low
+    ratio = (5 ** 0.5 - 1) / 2
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = nll(c), nll(d)
+    while b - a > tol * max(1.0, abs(a)):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = nll(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = nll(d)
+    return 1 / ((a + b) / 2)
+
+
+def temperature_scale(logits: Tensor, temperature: float) -> Tensor:
+    """Calibrated probabilities softmax(logits / T): the same argmax, so the same accuracy, other confidences."""
+    if not isinstance(logits, Tensor) or logits.dim() != 2:
+        raise ValueError(f"logits must be an (N, C) tensor, got {getattr(logits, 'shape', logits)}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    return (logits.double() / temperature).softmax(1)
+
+
+def early_stopping_point(val_acc: list[float] | tuple[float, ...], patience: int) -> tuple[int, int | None]:
+    """Where ``fit(..., patience=patience, keep_best=True)`` would act on a validation curve: (best epoch, stopped
+    epoch or None), both counted from 0, by fit's own rule (stop once ``patience`` epochs bring no new best)."""
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"patience must be a positive int, got {patience!r}")
+    if len(val_acc) == 0:
+        raise ValueError("val_acc must hold at least one epoch's validation accuracy")
+    best, best_acc = 0, -1.0
+    for epoch, acc in enumerate(val_acc):
+        if acc > best_acc:
+            best, best_acc = epoch, acc
+        if epoch - best >= patience and epoch + 1 < len(val_acc):
+            return best, epoch
+    return best, None

@@ -171,6 +171,24 @@ def mlp_model(input_shape: Sequence[int], num_classes: int, hidden: int = 256) -
     return nn.Sequential(nn.Flatten(), nn.Linear(_numel(input_shape), hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
 
+def _check_positive(**counts: object) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def pixel_linear(in_channels: int, num_classes: int) -> nn.Module:
+    """Logistic regression on each pixel's channels alone (a 1x1 convolution): the linear segmentation yardstick."""
+    _check_positive(in_channels=in_channels, num_classes=num_classes)
+    return nn.Conv2d(in_channels, num_classes, 1)
+
+
+def pixel_mlp(in_channels: int, num_classes: int, hidden: int = 256) -> nn.Module:
+    """A one-hidden-layer perceptron on each pixel's channels alone (1x1 convolutions): the MLP segmentation yardstick."""
+    _check_positive(in_channels=in_channels, num_classes=num_classes, hidden=hidden)
+    return nn.Sequential(nn.Conv2d(in_channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, num_classes, 1))
+
+
 def _numel(input_shape: Sequence[int]) -> int:
     shape = tuple(input_shape)
     if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):

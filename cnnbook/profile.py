@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 _aten = torch.ops.aten
@@ -153,6 +155,57 @@ def latency(
                 times.append(time.perf_counter() - start)
     times.sort()
     return 1000 * times[len(times) // 2]
+
+
+class ForwardTrace(TorchDispatchMode):
+    """Inside ``with ForwardTrace(start_bytes) as t:``, count the operators torch runs (``t.operators``) and the
+    bytes of the tensors they create while alive (``t.live``), keeping the largest total (``t.peak``).
+
+    ``start_bytes`` are already alive when the trace starts (the input, held by the caller). A view or an
+    in-place result allocates nothing and is not counted; a new tensor counts until Python frees it.
+    Works on the meta device, where nothing is computed.
+    """
+
+    def __init__(self, start_bytes: int = 0) -> None:
+        if isinstance(start_bytes, bool) or not isinstance(start_bytes, int) or start_bytes < 0:
+            raise ValueError(f"start_bytes must be a whole number of bytes >= 0, got {start_bytes!r}")
+        super().__init__()
+        self.operators, self.live, self.peak = 0, start_bytes, start_bytes
+
+    def _free(self, nbytes: int) -> None:
+        self.live -= nbytes
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.operators += 1
+        results = out if isinstance(out, (tuple, list)) else (out,)
+        for tensor, returned in zip(results, func._schema.returns):
+            if isinstance(tensor, torch.Tensor) and returned.alias_info is None:  # new memory: no view, not in place
+                nbytes = tensor.numel() * tensor.element_size()
+                self.live += nbytes
+                weakref.finalize(tensor, self._free, nbytes)  # runs when Python frees the tensor
+        self.peak = max(self.peak, self.live)
+        return out
+
+
+def trace_forward(model: nn.Module, input_size: Sequence[int], batch_size: int = 1) -> ForwardTrace:
+    """One inference pass (eval mode, no gradients) under a :class:`ForwardTrace`, the input counted as alive.
+
+    The input is made on the model's device: build the model on the meta device to trace without computing.
+    """
+    _check_model(model)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    one = _example_input(model, input_size)  # on the model's device, the meta device included
+    x = one.expand(batch_size, *one.shape[1:]).contiguous()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), ForwardTrace(start_bytes=x.numel() * x.element_size()) as trace:
+            _forward(model, x)
+    finally:
+        model.train(was_training)
+    return trace
 
 
 @dataclass

@@ -105,3 +105,21 @@ def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0, include_backgrou
     if not include_background:
         dice = dice[1:]
     return 1 - dice.mean()
+
+
+def foreground_miou(pred: Tensor, target: Tensor, num_classes: int | None = None) -> float:
+    """Mean IoU over the classes other than background (class 0), pooled over all pixels; classes absent from
+    both masks are skipped. ``num_classes`` defaults to the largest class id in either mask, plus one."""
+    if num_classes is None:
+        if pred.dim() == 4:
+            raise ValueError("foreground_miou needs num_classes to be given for logits, or class ids (N, H, W)")
+        num_classes = max(int(pred.max()), int(target.max()), 1) + 1 if target.numel() else 2
+    iou = iou_per_class(pred, target, num_classes)[1:]
+    if torch.isnan(iou).all():
+        raise ValueError("foreground_miou: no foreground class in either mask, so there is nothing to score")
+    return iou.nanmean().item()
+
+
+def segmentation_loss(logits: Tensor, target: Tensor) -> Tensor:
+    """Pixel-wise cross-entropy plus the soft Dice loss (:func:`dice_loss`), the sum U-Nets are commonly trained on."""
+    return F.cross_entropy(logits, target) + dice_loss(logits, target)

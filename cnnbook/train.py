@@ -66,24 +66,35 @@ def evaluate(
     device: str | torch.device | None = None,
     batch_size: int = 256,
     loss_fn: Callable | None = None,
+    score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``data`` in eval mode."""
+    """Mean loss and accuracy of ``model`` on ``data`` in eval mode.
+
+    With ``score_fn`` the second number is ``score_fn(predicted, targets)`` over the whole set instead (predicted
+    class ids, the argmax over dimension 1, and targets on the CPU): mean IoU for segmentation, for example.
+    """
     device = torch.device(device) if device is not None else get_device()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     loader = _as_loader(data, batch_size, shuffle=False, seed=0)
     was_training = model.training
     model.to(device).eval()
     total_loss, correct, count = 0.0, 0, 0
+    predicted, targets = [], []
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         logits = _logits(model(x))
         total_loss += loss_fn(logits, y).item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        if score_fn is None:
+            correct += (logits.argmax(1) == y).sum().item()
+        else:
+            predicted.append(logits.argmax(1).cpu())
+            targets.append(y.cpu())
         count += len(y)
     model.train(was_training)
     if count == 0:
         raise ValueError("evaluate() got an empty data set")
-    return total_loss / count, correct / count
+    score = correct / count if score_fn is None else float(score_fn(torch.cat(predicted), torch.cat(targets)))
+    return total_loss / count, score
 
 
 @torch.no_grad()
@@ -182,6 +193,7 @@ def fit(
     patience: int | None = None,
     progress: bool = True,
     warmup_epochs: int = 0,
+    score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
 ) -> History:
     """Train a classifier and return its :class:`History` (loss and accuracy per epoch, rate per step).
 
@@ -190,7 +202,9 @@ def fit(
     clips the gradient norm; ``amp`` uses mixed precision on CUDA (ignored elsewhere); ``keep_best`` restores
     the weights of the epoch with the best validation accuracy; ``patience=k`` stops early once k epochs in a
     row bring no better validation accuracy. Labels may be class indices or (N, classes) probabilities (MixUp,
-    CutMix). With a seed, CPU runs repeat exactly.
+    CutMix). For dense targets (a class per pixel) pass a ``loss_fn`` and a ``score_fn`` (see :func:`evaluate`):
+    the history's accuracies are then that score, and ``keep_best`` and ``patience`` follow it. With a seed, CPU
+    runs repeat exactly.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -224,6 +238,7 @@ def fit(
         start = time.perf_counter()
         model.train()
         total_loss, correct, count = 0.0, 0, 0
+        predicted, targets = [], []
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             history.lrs.append(opt.param_groups[0]["lr"])
@@ -251,14 +266,19 @@ def fit(
                 sched.step()
             logits = _logits(output).detach()
             total_loss += loss.item() * len(y)
-            labels = y.argmax(1) if y.ndim == 2 else y  # soft labels (MixUp, CutMix): their largest share
-            correct += (logits.argmax(1) == labels).sum().item()
+            if score_fn is None:
+                labels = y.argmax(1) if y.ndim == 2 else y  # soft labels (MixUp, CutMix): their largest share
+                correct += (logits.argmax(1) == labels).sum().item()
+            else:
+                predicted.append(logits.argmax(1).cpu())
+                targets.append(y.cpu())
             count += len(y)
             bar.update(1)
         history.train_loss.append(total_loss / count)
-        history.train_acc.append(correct / count)
+        history.train_acc.append(correct / count if score_fn is None
+                                 else float(score_fn(torch.cat(predicted), torch.cat(targets))))
         if val_data is not None:
-            val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn)
+            val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn, score_fn=score_fn)
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
             if val_acc > best_acc:

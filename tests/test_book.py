@@ -44,6 +44,25 @@ def test_every_setup_cell_is_collapsed_on_the_page_and_in_jupyterlab():
     assert not open_setup, "setup cell not collapsed (hide-input tag and jupyter.source_hidden): " + ", ".join(open_setup)
 
 
+def test_every_shown_source_reaches_the_page():
+    # show_source returns a Markdown block, and a cell displays only its last expression: a show_source call
+    # anywhere else must be wrapped in display(...), or the source it promises never reaches the page.
+    import ast
+
+    lost = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            lines = "".join(cell["source"]).split("\n")  # an IPython magic line becomes `pass`, at its indentation
+            code = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                             else line for line in lines)
+            body = ast.parse(code).body
+            lost += [f"{nb.name} cell {i}" for node in body[:-1] if isinstance(node, ast.Expr)
+                     and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "show_source"]
+    assert not lost, "show_source(...) that is not its cell's last line, without display(...): " + ", ".join(lost)
+
+
 def test_every_notebook_names_the_kernel_jupyterlab_names():
     # JupyterLab rewrites a kernelspec whose display name differs from the installed kernel's, so a notebook
     # saved with another name opens as modified before the reader has touched it.

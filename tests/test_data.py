@@ -164,6 +164,8 @@ def test_oxford_pets_reads_the_real_layout(tmp_path):
     assert (len(train), len(val)) == (4, 2)
     rows = {tuple(x.flatten()[:8].tolist()) for x in torch.cat([train.images, val.images])}
     assert len(rows) == 6  # a partition: no photo in both, none lost
+    images, masks = train.segmentation().tensors
+    assert torch.equal(images, train.images) and torch.equal(masks, train.semantic)
 
 
 def test_oxford_pets_bad_input(tmp_path):

@@ -16,8 +16,11 @@ from cnnbook.detection import (
     box_cxcywh_to_xyxy,
     box_iou,
     box_xyxy_to_cxcywh,
+    classify_detections,
+    coco_average_precision,
     decode_boxes,
     encode_targets,
+    focal_loss,
     kmeans_anchors,
     match_detections,
     mean_average_precision,
@@ -26,6 +29,7 @@ from cnnbook.detection import (
     precision_recall,
     wh_iou,
 )
+from cnnbook.detection import COCO_IOU_THRESHOLDS
 
 
 def random_boxes(n, gen, size=64.0):
@@ -228,8 +232,8 @@ def torchmetrics_map50(preds, targets):
         return float(metric.compute()["map"])
 
 
-def pycocotools_ap50(preds, targets, num_classes=3):
-    """COCOeval run directly (maxDets 100, area 'all', IoU 0.5): per-class AP50 mean."""
+def _cocoeval(preds, targets, num_classes, iou_thresholds=None):
+    """COCOeval run directly on the book's boxes (maxDets 100, area 'all'), evaluated and accumulated."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -246,9 +250,17 @@ def pycocotools_ap50(preds, targets, num_classes=3):
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
         evaluation = COCOeval(gt, gt.loadRes(dets), "bbox")
-        evaluation.params.iouThrs = np.array([0.5])
+        if iou_thresholds is not None:
+            evaluation.params.iouThrs = np.array(iou_thresholds)
         evaluation.evaluate()
         evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation
+
+
+def pycocotools_ap50(preds, targets, num_classes=3):
+    """COCOeval run directly (maxDets 100, area 'all', IoU 0.5): per-class AP50 mean."""
+    evaluation = _cocoeval(preds, targets, num_classes, iou_thresholds=[0.5])
     precision = evaluation.eval["precision"][0, :, :, 0, -1]  # (recall points, classes), area all, maxDets 100
     aps = [precision[:, c].mean() for c in range(num_classes) if (precision[:, c] > -1).all()]
     return float(np.mean(aps))
@@ -338,3 +350,126 @@ def test_map_bad_input():
         mean_average_precision(preds, targets, iou_threshold=2)
     with pytest.raises(ValueError, match="n_gt"):
         precision_recall(torch.tensor([True]), 0)
+
+
+# ------------------------------------------------------------------------------ COCO AP@[.5:.95]
+def pycocotools_ap(preds, targets, num_classes=3):
+    """COCOeval's stats[0]: AP averaged over IoU 0.50:0.05:0.95, area 'all', maxDets 100."""
+    evaluation = _cocoeval(preds, targets, num_classes)
+    return float(evaluation.stats[0])
+
+
+def test_coco_ap_by_hand():
+    # one true box, one detection of IoU 72 / 100 = 0.72: a true positive at 0.50, 0.55, 0.60, 0.65, 0.70
+    # (AP 1), a miss plus a false positive at 0.75 ... 0.95 (AP 0): the mean over ten thresholds is 0.5
+    gt = [{"boxes": torch.tensor([[0.0, 0, 10, 10]]), "labels": torch.tensor([0])}]
+    pred = [{"boxes": torch.tensor([[0.0, 0, 10, 7.2]]), "scores": torch.tensor([0.9]), "labels": torch.tensor([0])}]
+    assert coco_average_precision(pred, gt) == pytest.approx(0.5, abs=1e-12)
+    assert mean_average_precision(pred, gt, 0.5, "coco101") == 1.0
+    assert coco_average_precision(pred, gt, iou_thresholds=[0.7, 0.75]) == pytest.approx(0.5)
+    assert COCO_IOU_THRESHOLDS == pytest.approx(tuple(np.linspace(0.5, 0.95, 10)), abs=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coco_ap_equals_pycocotools_and_brute_force(seed):
+    gen = torch.Generator().manual_seed(100 + seed)
+    preds, targets = random_scene(gen, 30, jitter=1.5)
+    ours = coco_average_precision(preds, targets)
+    assert ours == pytest.approx(pycocotools_ap(preds, targets), abs=1e-6)
+    brute = np.mean([mean_average_precision(preds, targets, float(t), "coco101") for t in np.linspace(0.5, 0.95, 10)])
+    assert ours == pytest.approx(brute, abs=1e-12)
+    assert ours < mean_average_precision(preds, targets, 0.5, "coco101")  # stricter thresholds find fewer
+
+
+def test_coco_ap_bad_input():
+    (preds, targets), _ = crafted_cases()["perfect"]
+    for bad in ([], "0.5", [0.5, 1.5], 0.5):
+        with pytest.raises(ValueError, match="iou_thresholds"):
+            coco_average_precision(preds, targets, iou_thresholds=bad)
+    with pytest.raises(ValueError, match="interpolation"):
+        coco_average_precision(preds, targets, interpolation="voc12")
+
+
+# ------------------------------------------------------------------------------- error analysis
+def test_classify_detections_true_positives_equal_the_map_matching():
+    for seed in range(5):
+        gen = torch.Generator().manual_seed(200 + seed)
+        preds, targets = random_scene(gen, 40, jitter=4.0)
+        # extra wrong-class copies above the right ones: the case a class-blind matching gets wrong
+        for p in preds:
+            wrong = (p["labels"] + 1) % 3
+            p["boxes"], p["labels"] = torch.cat((p["boxes"], p["boxes"])), torch.cat((p["labels"], wrong))
+            p["scores"] = torch.cat((p["scores"], torch.rand(len(wrong), generator=gen)))
+        for iou_threshold, score_threshold in ((0.5, 0.0), (0.5, 0.4), (0.7, 0.3)):
+            mine = sum(kind == "true positive"
+                       for p, t in zip(preds, targets)
+                       for kind, _, _ in classify_detections(p, t, score_threshold, iou_threshold))
+            by_map = 0
+            for c in range(3):
+                scores, is_tp, _ = match_detections(preds, targets, c, iou_threshold)
+                by_map += int((is_tp & (scores >= score_threshold)).sum())
+            assert mine == by_map
+
+
+def test_classify_detections_kinds():
+    gt = {"boxes": torch.tensor([[0.0, 0, 20, 20], [40, 40, 60, 60], [0, 40, 20, 60], [40, 0, 60, 20]]),
+          "labels": torch.tensor([0, 1, 2, 0])}
+    pred = {"boxes": torch.tensor([[0.0, 0, 20, 20],     # class 1 on a class-0 box, best score: wrong class
+                                   [0, 0, 20, 19],       # class 0 below it: still the true positive
+                                   [1, 0, 20, 20],       # class 0 again: duplicate
+                                   [40, 40, 52, 52],     # class 1, IoU 0.36: bad localisation
+                                   [25, 25, 35, 35]]),   # near nothing: false alarm
+            "scores": torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5]), "labels": torch.tensor([1, 0, 0, 1, 2])}
+    kinds = [kind for kind, _, _ in classify_detections(pred, gt, score_threshold=0.1)]
+    # box 1 (class 1) is blamed on the bad localisation, box 2 and 3 were never detected: missed
+    assert kinds == ["wrong class", "true positive", "duplicate", "bad localisation", "false alarm", "missed", "missed"]
+    found = classify_detections(pred, gt, score_threshold=0.1)
+    assert [label for _, _, label in found[-2:]] == [2, 0] and torch.equal(found[-1][1], gt["boxes"][3])
+    assert [k for k, _, _ in classify_detections(pred, gt, score_threshold=0.75)] == ["wrong class", "true positive",
+                                                                                       "missed", "missed", "missed"]
+    empty = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}
+    assert [k for k, _, _ in classify_detections(pred, empty, 0.0)] == ["false alarm"] * 5
+    none = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.long)}
+    assert [k for k, _, _ in classify_detections(none, gt)] == ["missed"] * 4
+
+
+def test_classify_detections_bad_input():
+    (preds, targets), _ = crafted_cases()["perfect"]
+    with pytest.raises(ValueError, match="score_threshold"):
+        classify_detections(preds[0], targets[0], score_threshold=1.5)
+    with pytest.raises(ValueError, match="background_iou"):
+        classify_detections(preds[0], targets[0], background_iou=0.6)
+    with pytest.raises(ValueError, match="max_detections"):
+        classify_detections(preds[0], targets[0], max_detections=0)
+    with pytest.raises(ValueError, match="keys"):
+        classify_detections({"boxes": torch.zeros(0, 4)}, targets[0])
+
+
+# ------------------------------------------------------------------------------------ focal loss
+def test_focal_loss_equals_torchvision_and_bce():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(7, 11, generator=gen) * 4
+    targets = (torch.rand(7, 11, generator=gen) < 0.2).float()
+    for gamma, alpha in ((2.0, 0.25), (0.0, 0.5), (1.5, None), (3, 0.9)):
+        for reduction in ("none", "mean", "sum"):
+            ours = focal_loss(logits, targets, gamma, alpha, reduction)
+            theirs = torchvision.ops.sigmoid_focal_loss(logits, targets, -1 if alpha is None else alpha, gamma, reduction)
+            assert torch.allclose(ours, theirs, atol=1e-6)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    assert torch.allclose(focal_loss(logits, targets, 0, None), bce)
+    # an easy example (p_t = 0.9) keeps (1 - 0.9)^2 = 1 % of its cross-entropy, a hard one (p_t = 0.1) 81 %
+    easy_hard = focal_loss(torch.tensor([math.log(9), math.log(9)]), torch.tensor([1.0, 0.0]), 2, None)
+    assert torch.allclose(easy_hard / torch.tensor([math.log(1 / 0.9), math.log(1 / 0.1)]),
+                          torch.tensor([0.01, 0.81]), atol=1e-6)
+
+
+def test_focal_loss_bad_input():
+    x = torch.zeros(3)
+    with pytest.raises(ValueError, match="one shape"):
+        focal_loss(x, torch.zeros(4))
+    with pytest.raises(ValueError, match="gamma"):
+        focal_loss(x, x, gamma=-1)
+    with pytest.raises(ValueError, match="alpha"):
+        focal_loss(x, x, alpha=1.5)
+    with pytest.raises(ValueError, match="reduction"):
+        focal_loss(x, x, reduction="max")

@@ -11,10 +11,12 @@ import socket
 import pytest
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from cnnbook import distributed as D
-from cnnbook.ddp_train import build_model, load_data
+from cnnbook.ddp_train import build_model, load_data, measure
 from cnnbook.env import set_seed
 
 
@@ -133,7 +135,9 @@ def test_two_gloo_processes_take_the_single_process_step(tmp_path):
     data = _data(96)
     torch.save({"images": data.tensors[0], "labels": data.tensors[1]}, tmp_path / "data.pt")
     run = D.run_torchrun(["--models", "plain", "batchnorm", "groupnorm", "--steps", "3", "--global-batch", "32",
-                          "--data", tmp_path / "data.pt", "--out", tmp_path / "out.pt", "--backend", "gloo"], nproc=2)
+                          "--data", tmp_path / "data.pt", "--out", tmp_path / "out.pt", "--backend", "gloo",
+                          "--measure-batch", "32", "--measure-steps", "2", "--rounds", "1", "--micro-batches", "2",
+                          "--checkpoint", tmp_path / "ckpt.pt"], nproc=2)
     assert "world size 2, backend gloo" in run["stdout"]
     result = torch.load(tmp_path / "out.pt", weights_only=True)
     assert result["world_size"] == 2 and result["backend"] == "gloo"
@@ -146,6 +150,20 @@ def test_two_gloo_processes_take_the_single_process_step(tmp_path):
             assert gap < 1e-6  # the same step, up to the order in which float32 sums the gradients
         else:
             assert gap > 1e-4  # per-rank BatchNorm statistics: a different step
+    measured = result["measure"]
+    assert len(measured["one_process_s"]) == len(measured["all_processes_s"]) == 1 and measured["allreduce_s"] > 0
+    assert measured["allreduces"] == {"one batch": 1, "no_sync": 1, "always sync": 2}
+    set_seed(0)
+    model = build_model("plain")
+    F.cross_entropy(model(data.tensors[0][:32]), data.tensors[1][:32]).backward()
+    whole = torch.cat([p.grad.flatten() for p in model.parameters()])
+    for name, grad in measured["gradients"].items():  # every rank's 16 images, as 1 or 2 micro-batches, all-reduced
+        assert (grad - whole).abs().max() < 1e-6, name
+    saved = measured["checkpoint"]
+    assert saved["saved_here"] and saved["all_ranks_equal"]
+    assert saved["ddp_keys"] == ["module.conv1.weight", "module.conv1.bias"]
+    assert saved["file_keys"] == ["conv1.weight", "conv1.bias"]
+    build_model("plain").load_state_dict(torch.load(tmp_path / "ckpt.pt", weights_only=True))  # strict
 
 
 def test_run_torchrun_reports_a_failing_worker(monkeypatch):
@@ -167,3 +185,147 @@ def test_training_step_ms_precisions():
         D.training_step_ms(model, (3, 32, 32), precision="int8")
     with pytest.raises(ValueError, match="input_size"):
         D.training_step_ms(model, (32, 32))
+
+
+@pytest.fixture
+def group_of_one(tmp_path):
+    """A one-process gloo group in this process (a file store: no port to find), left again afterwards."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        D.destroy_distributed()
+
+
+def test_ring_allreduce_values():
+    assert D.ring_allreduce_values(1000, 1) == 0  # alone: nothing to send
+    assert D.ring_allreduce_values(1000, 2) == 1000
+    assert D.ring_allreduce_values(1000, 4) == 1500
+    assert D.ring_allreduce_values(1000, 1000) == pytest.approx(1998)  # approaches 2N, whatever W
+    for bad in [(0, 2), (10, 0), (10.0, 2), (True, 2)]:
+        with pytest.raises(ValueError, match="positive int"):
+            D.ring_allreduce_values(*bad)
+
+
+def test_timing_helpers(group_of_one):
+    assert 0 < D.time_allreduce(1000, repeats=3) < 1
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        D.time_allreduce(1000, repeats=0)
+    data = _data(8)
+    assert D.step_seconds(build_model("plain"), *data.tensors, steps=2) > 0
+    with pytest.raises(ValueError, match="as many labels as images"):
+        D.step_seconds(build_model("plain"), data.tensors[0], data.tensors[1][:3])
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        D.step_seconds(build_model("plain"), *data.tensors, steps=0)
+
+
+def test_time_allreduce_needs_a_group():
+    assert not dist.is_initialized()
+    with pytest.raises(ValueError, match="needs a process group"):
+        D.time_allreduce(10)
+
+
+def _whole_gradient(kind, images, labels):
+    set_seed(0)
+    model = build_model(kind)
+    F.cross_entropy(model(images), labels).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def test_accumulated_gradient_without_a_group():
+    images, labels = _data(16).tensors
+    whole = _whole_gradient("plain", images, labels)
+    set_seed(0)
+    grad, calls = D.accumulated_gradient(build_model("plain"), images, labels, 4)
+    assert calls == 0 and torch.allclose(grad, whole, rtol=0, atol=1e-7)
+    set_seed(0)
+    grad_bn, _ = D.accumulated_gradient(build_model("batchnorm"), images, labels, 4)
+    assert (grad_bn - _whole_gradient("batchnorm", images, labels)).norm() > 1e-3  # per-micro-batch statistics
+    with pytest.raises(ValueError, match="divisible into 3 equal micro-batches"):
+        D.accumulated_gradient(build_model("plain"), images, labels, 3)
+    with pytest.raises(ValueError, match="micro_batches must be a positive int"):
+        D.accumulated_gradient(build_model("plain"), images, labels, 0)
+
+
+def test_accumulated_gradient_counts_the_allreduces(group_of_one):
+    images, labels = _data(16).tensors
+    whole = _whole_gradient("plain", images, labels)
+    for no_sync, expected_calls in [(True, 1), (False, 4)]:
+        set_seed(0)
+        grad, calls = D.accumulated_gradient(build_model("plain"), images, labels, 4, no_sync=no_sync)
+        assert calls == expected_calls  # one bucket: one all-reduce per synchronised backward
+        assert torch.allclose(grad, whole, rtol=0, atol=1e-7)
+
+
+def test_unwrap_and_save_checkpoint(group_of_one, tmp_path):
+    model = build_model("plain")
+    wrapped = DistributedDataParallel(model)
+    assert D.unwrap(wrapped) is model and D.unwrap(model) is model
+    assert next(iter(wrapped.state_dict())).startswith("module.")
+    assert D.save_checkpoint(wrapped, tmp_path / "ckpt.pt")  # rank 0 of 1: saves
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    assert list(state) == list(model.state_dict())  # no "module." prefix
+    with pytest.raises(ValueError, match="nn.Module"):
+        D.unwrap("model")
+
+
+def test_save_checkpoint_without_a_group(tmp_path):
+    assert D.save_checkpoint(build_model("plain"), tmp_path / "alone.pt")
+    assert (tmp_path / "alone.pt").exists()
+
+
+def test_distributed_mean_counts_the_padding_twice_unless_deduplicated():
+    values = torch.tensor([1.0, 0.0, 0.0])
+    # two ranks: indices padded to [0, 1, 2, 0]; example 0 counts twice
+    assert D.distributed_mean(values, 2) == pytest.approx(0.5)
+    assert D.distributed_mean(values, 2, deduplicate=True) == pytest.approx(1 / 3)
+    assert D.distributed_mean(values, 3) == pytest.approx(1 / 3)  # divisible: no padding
+    assert D.distributed_mean(values, 1) == pytest.approx(1 / 3)
+    assert D.distributed_mean(values, 5, deduplicate=True) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="1-D tensor"):
+        D.distributed_mean(torch.ones(2, 2), 2)
+    with pytest.raises(ValueError, match="1-D tensor"):
+        D.distributed_mean([1.0, 0.0], 2)
+    with pytest.raises(ValueError, match="world_size must be a positive int"):
+        D.distributed_mean(values, 0)
+
+
+def test_warmup_lr():
+    assert [D.warmup_lr(s, 0.4, 4) for s in range(6)] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
+    assert D.warmup_lr(0, 0.4, 0) == 0.4  # no warm-up
+    assert D.warmup_lr(0, 0.4, 2, start_lr=0.2) == pytest.approx(0.3)
+    for bad in [dict(step=-1), dict(warmup_steps=-1), dict(peak_lr=0.0), dict(start_lr=0.5), dict(step=1.0)]:
+        args = {"step": 0, "peak_lr": 0.4, "warmup_steps": 2, **bad}
+        with pytest.raises(ValueError):
+            D.warmup_lr(**args)
+
+
+def test_train_sgd():
+    data = _data(40, size=16)
+    set_seed(0)
+    losses = D.train_sgd(build_model("plain", image_size=16), data, 16, 0.05, 3)
+    assert len(losses) == 3 * (40 // 16) and all(torch.isfinite(torch.tensor(losses)))
+    set_seed(0)
+    warm = D.train_sgd(build_model("plain", image_size=16), data, 16, 0.05, 3, warmup_steps=3)
+    assert warm[0] == losses[0] and warm[1:] != losses[1:]  # the same start, then a different path
+    broken = torch.utils.data.TensorDataset(torch.full((32, 3, 16, 16), float("nan")), data.tensors[1][:32])
+    blown = D.train_sgd(build_model("plain", image_size=16), broken, 16, 0.05, 3)
+    assert len(blown) == 1 and not torch.isfinite(torch.tensor(blown[0]))  # stops at the first inf/nan
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        D.train_sgd(build_model("plain", image_size=16), data, 64, 0.05, 1)
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        D.train_sgd(build_model("plain", image_size=16), data, 16, 0.05, 0)
+
+
+def test_measure_checks_its_setting(group_of_one, tmp_path):
+    data = _data(16)
+    result = measure(data, 8, steps=1, rounds=1, micro_batches=2, checkpoint=str(tmp_path / "m.pt"))
+    assert result["allreduces"] == {"one batch": 1, "no_sync": 1, "always sync": 2}
+    assert result["checkpoint"]["file_keys"] == ["conv1.weight", "conv1.bias"]
+    with pytest.raises(ValueError, match="fewer than one global batch"):
+        measure(data, 32)
+
+
+def test_measure_needs_a_group():
+    with pytest.raises(ValueError, match="needs a process group"):
+        measure(_data(8), 8)

@@ -107,3 +107,111 @@ def test_bad_input():
     with pytest.raises(TypeError):
         predict_proba("not a model", TensorDataset(torch.zeros(1, 1)))
     assert isinstance(calibration(probs, target), Calibration)
+
+
+# ------------------------------------------------------------------------------------------------
+# Temperature scaling
+
+from cnnbook.evaluate import fit_temperature, nll_at_temperature, predict_logits, temperature_scale  # noqa: E402
+
+
+def _overconfident(n=2000, c=5, seed=0, scale=3.0):
+    """Logits whose true probabilities are softmax(z); the model reports softmax(scale * z): over-confident."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, c, generator=g, dtype=torch.double)
+    target = torch.multinomial(z.softmax(1), 1, generator=g).flatten()
+    return scale * z, target
+
+
+def test_fit_temperature_minimises_the_nll_against_a_grid_search():
+    logits, target = _overconfident()
+    t = fit_temperature(logits, target)
+    grid = torch.linspace(0.5, 6, 2201, dtype=torch.double)
+    nlls = torch.tensor([nll_at_temperature(logits, target, float(g)) for g in grid])
+    best = float(grid[nlls.argmin()])
+    assert abs(t - best) < 0.01
+    assert nll_at_temperature(logits, target, t) <= nlls.min() + 1e-9
+    assert 2.5 < t < 3.5  # it undoes the factor 3 the logits were sharpened by (up to sampling noise)
+
+
+def test_temperature_scaling_lowers_the_ece_and_keeps_the_predictions():
+    logits, target = _overconfident(seed=1)
+    t = fit_temperature(logits, target)
+    before, after = logits.softmax(1), temperature_scale(logits, t)
+    assert torch.equal(before.argmax(1), after.argmax(1))
+    assert torch.allclose(after.sum(1), torch.ones(len(after), dtype=torch.double))
+    assert calibration(after, target).ece < 0.5 * calibration(before, target).ece
+    assert torch.allclose(temperature_scale(logits, 1.0), logits.softmax(1))
+
+
+def test_fit_temperature_is_blind_to_a_constant_per_row():
+    logits, target = _overconfident(seed=2)
+    shifted = logits + torch.randn(len(logits), 1, dtype=torch.double)  # e.g. log-probabilities instead of logits
+    assert abs(fit_temperature(logits, target) - fit_temperature(shifted, target)) < 1e-4
+
+
+def test_predict_logits_matches_the_model_and_predict_proba():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 4)).train()
+    data = TensorDataset(torch.randn(10, 3, 2, 2), torch.randint(0, 4, (10,)))
+    logits, labels = predict_logits(model, data, batch_size=3)
+    assert model.training  # its mode is restored
+    assert logits.dtype == torch.double and logits.shape == (10, 4) and torch.equal(labels, data.tensors[1])
+    assert torch.allclose(logits.float(), model(data.tensors[0]), atol=1e-6)
+    assert torch.allclose(logits.softmax(1).float(), predict_proba(model, data)[0], atol=1e-6)
+
+
+def test_temperature_functions_reject_bad_input():
+    logits, target = _overconfident(n=20)
+    with pytest.raises(ValueError, match="logits"):
+        fit_temperature(logits[0], target)
+    with pytest.raises(ValueError, match="target"):
+        fit_temperature(logits, target[:5])
+    with pytest.raises(ValueError, match="finite"):
+        fit_temperature(logits.clone().fill_(float("inf")), target)
+    with pytest.raises(ValueError, match="low < high"):
+        fit_temperature(logits, target, low=2.0, high=1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        nll_at_temperature(logits, target, 0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        temperature_scale(logits, -1.0)
+    with pytest.raises(ValueError, match="logits"):
+        temperature_scale(logits[0], 1.0)
+    with pytest.raises(ValueError, match="empty"):
+        predict_logits(nn.Linear(2, 2), TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)))
+    with pytest.raises(TypeError):
+        predict_logits("model", TensorDataset(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long)))
+
+
+from cnnbook.evaluate import early_stopping_point  # noqa: E402
+
+
+def test_early_stopping_point_by_hand():
+    assert early_stopping_point([0.1, 0.3, 0.2, 0.25, 0.2, 0.4], patience=3) == (1, 4)
+    assert early_stopping_point([0.1, 0.3, 0.2, 0.25, 0.2, 0.4], patience=4) == (5, None)
+    assert early_stopping_point([0.5, 0.5, 0.5], patience=1) == (0, 1)  # a tie is no improvement
+    assert early_stopping_point([0.1, 0.2], patience=1) == (1, None)
+    assert early_stopping_point([0.3, 0.2], patience=1) == (0, None)  # the last epoch never "stops early"
+
+
+def test_early_stopping_point_agrees_with_fit():
+    from cnnbook.train import fit
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 4, generator=g), torch.randint(0, 3, (64,), generator=g)
+    train, val = TensorDataset(x[:48], y[:48]), TensorDataset(x[48:], y[48:])
+    for patience in (1, 2, 3):
+        torch.manual_seed(0)
+        full = fit(nn.Linear(4, 3), train, val, epochs=12, lr=0.05, progress=False, device="cpu")
+        torch.manual_seed(0)
+        stopped = fit(nn.Linear(4, 3), train, val, epochs=12, lr=0.05, patience=patience, progress=False, device="cpu")
+        assert early_stopping_point(full.val_acc, patience) == (stopped.best_epoch, stopped.stopped_epoch)
+
+
+def test_early_stopping_point_rejects_bad_input():
+    with pytest.raises(ValueError, match="patience"):
+        early_stopping_point([0.1, 0.2], patience=0)
+    with pytest.raises(ValueError, match="patience"):
+        early_stopping_point([0.1, 0.2], patience=True)
+    with pytest.raises(ValueError, match="at least one"):
+        early_stopping_point([], patience=2)

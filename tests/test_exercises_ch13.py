@@ -1,7 +1,10 @@
 """Chapter 13's exercise checkers: right answers (derived by hand) pass, wrong ones and None fail."""
+import pytest
 import torch
+from torch import nn
 
 from cnnbook.exercises import ch13
+from cnnbook.models.unet import overlap_tile_predict, unet
 
 
 def test_ex1_output_side():
@@ -22,17 +25,32 @@ def test_ex2_double_conv_parameters():
 
 
 def test_ex3_smallest_valid_side():
-    # depth 3: 8k + 4 * (2^4 - 1) = 8k + 60; k >= 1 needs bottom >= 1 ... above 100: 108 (k = 6)
+    # depth 3: 8k + 60 with k the bottom side; the output 8k - 28 needs k >= 4; above 100: 108 (k = 6)
     assert ch13.ex3(108)
     assert not ch13.ex3(104)  # a multiple of 8: the padded rule
     assert not ch13.ex3(None)
 
 
-def test_ex4_iou_from_dice():
-    assert ch13.ex4(lambda d: d / (2 - d))
-    assert not ch13.ex4(lambda d: d)
-    assert not ch13.ex4(lambda d: 2 * d / (1 + d))  # the inverse map, IoU -> Dice
-    assert not ch13.ex4(None)
+def test_ex4_aligned_tilings():
+    assert ch13.ex4({"a", "b"}) and ch13.ex4(["B", "a"])
+    assert not ch13.ex4({"a", "b", "d"})  # the paper's 388-pixel tiles are 4 pixels off the depth-4 pooling grid
+    assert not ch13.ex4("a") and not ch13.ex4(None)
+
+
+def test_seamless_tiling_agrees_with_tiling_a_he_initialised_unet():
+    image = torch.rand(1, 1, 50, 70, generator=torch.Generator().manual_seed(0))
+    for depth, tiles in ((2, (12, 32)), (3, (12, 20))):
+        torch.manual_seed(0)
+        net = unet(1, 2, base_channels=4, depth=depth).eval()
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        with torch.no_grad():
+            a, b = (overlap_tile_predict(net, image, tile=t) for t in tiles)
+        same = torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert same == all(ch13.tiling_is_seamless(depth, t) for t in tiles)
+    with pytest.raises(ValueError, match="not an output side"):
+        ch13.tiling_is_seamless(3, 27)
 
 
 def test_ex5_foreground_iou():
@@ -54,3 +72,8 @@ def test_dice_and_iou_are_tied():
     target = (torch.rand(2, 7, 7, generator=g) < 0.4).long()
     pred = (torch.rand(2, 7, 7, generator=g) < 0.5).long()
     assert ch13.dice_matches_iou(pred, target)
+
+
+def test_ex6_accepts_the_measured_range_only():
+    assert ch13.ex6(0.127) and ch13.ex6(0.10) and ch13.ex6(0.16)
+    assert not ch13.ex6(0.3) and not ch13.ex6(0.05) and not ch13.ex6(None) and not ch13.ex6("0.13")

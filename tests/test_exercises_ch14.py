@@ -20,10 +20,13 @@ def test_ex2_encoding():
     assert not ch14.ex2(None)
 
 
-def test_ex3_channel_index():
-    assert ch14.ex3(lambda anchor, item, num_classes: anchor * (5 + num_classes) + item)
-    assert not ch14.ex3(lambda anchor, item, num_classes: item * 3 + anchor)  # items outer, anchors inner
-    assert not ch14.ex3(lambda anchor, item, num_classes: anchor * 5 + item)  # forgets the classes
+def test_ex3_coco_ap_of_one_detection():
+    # IoU 72 / 100 = 0.72: a true positive at 0.50 ... 0.70 (5 of the 10 thresholds), a miss above
+    assert ch14.ex3((1.0, 0.5))
+    assert ch14.ex3([1, 0.5])
+    assert not ch14.ex3((1.0, 0.72))  # the IoU itself
+    assert not ch14.ex3((1.0, 0.6))  # counts 0.75 as passed
+    assert not ch14.ex3((0.72, 0.5))
     assert not ch14.ex3(None)
 
 
@@ -40,3 +43,12 @@ def test_ex5_decoding():
     assert not ch14.ex5([44.0, 20.0, 20.0, 20.0])  # cxcywh, not corners
     assert not ch14.ex5([39.0, 10.0, 49.0, 30.0])  # forgot exp: the width stays the anchor's 10
     assert not ch14.ex5(None)
+
+
+def test_ex6_map_lost_without_nms():
+    low, high = ch14.EX6_RANGE
+    assert ch14.ex6((low + high) / 2) and ch14.ex6(0.06)
+    assert not ch14.ex6(0.0)  # NMS changes nothing
+    assert not ch14.ex6(0.49)  # the mAP without NMS, not the difference
+    assert not ch14.ex6(-0.06)  # the difference the wrong way round
+    assert not ch14.ex6(None)

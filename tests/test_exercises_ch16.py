@@ -82,3 +82,16 @@ def test_ex5_range_excludes_what_macs_predict():
     assert not ch16.ex5(0.9)
     assert not ch16.ex5(7.0)  # the ratio the wrong way round
     assert not ch16.ex5(None)
+
+
+def test_ex6_prediction_at_a_large_batch():
+    assert ch16.ex6("a")
+    assert ch16.ex6(["a"])
+    assert not ch16.ex6("b")
+    assert not ch16.ex6("c")
+    assert not ch16.ex6({"a", "c"})
+    assert not ch16.ex6(None)
+    # the reasoning with the fit t(b) = f + b w, on numbers of the order this book's machine measured at 112 px
+    small, large = (3.6, 0.9), (11.2, 41.5)  # (f, w) in ms
+    fraction = [(small[0] + b * small[1]) / (large[0] + b * large[1]) for b in (1, 8, ch16.EX6_BATCH)]
+    assert fraction == sorted(fraction, reverse=True)

@@ -41,3 +41,21 @@ def test_ex4_occlusion_forward_passes():
     assert not ch17.ex4(7 * 7)  # forgets the unoccluded image
     assert not ch17.ex4(8 * 8 + 1)
     assert not ch17.ex4(None)
+
+
+def test_ex5_a_uniform_model_is_perfectly_calibrated():
+    assert ch17.ex5(0.0)
+    assert ch17.ex5(1e-9)
+    assert not ch17.ex5(0.9)  # one minus the accuracy
+    assert not ch17.ex5(0.1)
+    assert not ch17.ex5(None)
+
+
+def test_ex6_accepts_the_calibrated_range_only():
+    low, high = ch17.EX6_RANGE
+    assert 0 < low < high < 1
+    assert ch17.ex6((low + high) / 2)
+    assert not ch17.ex6(low - 0.05)
+    assert not ch17.ex6(high + 0.05)
+    assert not ch17.ex6(1.5)
+    assert not ch17.ex6(None)

@@ -1,18 +1,30 @@
 """Chapter 18's exercise checkers: right answers (derived by hand) pass, wrong ones and None fail."""
+import torch
+
+from cnnbook.data import make_shapes10
+from cnnbook.ddp_train import build_model
+from cnnbook.distributed import accumulated_gradient
+from cnnbook.env import set_seed
 from cnnbook.exercises import ch18
 
 
-def test_ex1_per_gpu_batch():
-    assert ch18.ex1(32)
-    assert not ch18.ex1(256)  # divided by the machines only
-    assert not ch18.ex1(128)
+def test_ex1_ring_traffic_ratio():
+    # 2 * 63/64 over 2 * 7/8 = (63/64) / (7/8) = 1.125
+    assert ch18.ex1(1.125)
+    assert ch18.ex1(9 / 8)
+    assert not ch18.ex1(8)  # traffic per worker does not grow with the number of workers
+    assert not ch18.ex1(1 / 8)
+    assert not ch18.ex1(1.0)
     assert not ch18.ex1(None)
 
 
-def test_ex2_linear_scaling():
-    assert ch18.ex2(3.2)
-    assert not ch18.ex2(0.1)  # unscaled
-    assert not ch18.ex2(0.1 * 32 ** 0.5)  # the square-root rule
+def test_ex2_what_changes_an_accumulated_gradient():
+    assert ch18.ex2({"b", "c", "e"})
+    assert ch18.ex2(["B", "c", "e"])
+    assert not ch18.ex2({"a", "b", "c", "e"})  # no_sync changes only the communication
+    assert not ch18.ex2({"b", "c"})
+    assert not ch18.ex2({"b", "c", "d", "e"})  # GroupNorm normalizes each example alone
+    assert not ch18.ex2({"z"})
     assert not ch18.ex2(None)
 
 
@@ -44,7 +56,28 @@ def test_ex4_rank_share_function():
     assert not ch18.ex4(None)
 
 
-def test_ex5_steps_per_epoch():
-    assert ch18.ex5(97)
-    assert not ch18.ex5(98)  # keeps the last, incomplete batch
+def _gap(kind, seed, divide=True):
+    shapes = make_shapes10(64, image_size=32, seed=0)
+    x, y = shapes.images, shapes.labels
+    set_seed(seed)
+    accumulated, _ = accumulated_gradient(build_model(kind), x, y, 4)
+    if not divide:
+        accumulated = accumulated * 4
+    set_seed(seed)
+    one, _ = accumulated_gradient(build_model(kind), x, y, 1)
+    return ((accumulated - one).norm() / one.norm()).item()
+
+
+def test_ex5_batchnorm_accumulation_gap():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert ch18.ex5(_gap("batchnorm", 0))
+        assert ch18.ex5(_gap("batchnorm", 4))
+        assert not ch18.ex5(_gap("plain", 0))  # no BatchNorm: the same gradient, up to rounding
+        assert not ch18.ex5(_gap("batchnorm", 0, divide=False))  # losses not divided by k: a gap near 3
+    finally:
+        torch.set_num_threads(threads)
     assert not ch18.ex5(None)
+    assert not ch18.ex5(0.01)
+    assert not ch18.ex5(0.9)

@@ -84,6 +84,21 @@ def test_nms_removes_a_duplicate_in_the_next_anchor():
     assert len(kept["boxes"]) == 1 and kept["scores"][0] > 0.999 and kept["labels"].tolist() == [2]
 
 
+def test_per_class_decoding_scores_every_class_of_a_slot():
+    box = [torch.tensor([[20.0, 20.0, 44.0, 44.0]])]
+    targets = encode_targets(box, [torch.tensor([2])], ANCHORS, 8, 64)
+    pred = target_logits(targets, 3)
+    row, col, anchor = (targets[0, ..., 4] > 0).nonzero()[0].tolist()
+    pred[0, row, col, anchor, 5:] = torch.log(torch.tensor([0.3, 0.1, 0.6]))  # class probabilities 0.3, 0.1, 0.6
+    every = decode_predictions(pred, ANCHORS, 64, score_threshold=0.05)[0]
+    best = decode_predictions(pred, ANCHORS, 64, score_threshold=0.05, per_class=False)[0]
+    # each class's copy of the box is its own detection: NMS runs within a class, so none suppresses another
+    assert every["labels"].tolist() == [2, 0, 1] and torch.allclose(every["scores"], torch.tensor([0.6, 0.3, 0.1]), atol=1e-4)
+    assert torch.equal(every["boxes"][0], every["boxes"][1]) and torch.equal(every["boxes"][0], best["boxes"][0])
+    assert best["labels"].tolist() == [2] and float(best["scores"][0]) == pytest.approx(0.6, abs=1e-4)
+    assert len(decode_predictions(pred, ANCHORS, 64, score_threshold=0.2)[0]["boxes"]) == 2
+
+
 def test_loss_decreases_on_a_tiny_batch():
     torch.manual_seed(0)
     images, boxes, labels = toy_scenes(8)
@@ -144,6 +159,8 @@ def test_yolo_bad_input():
         decode_predictions(pred, ANCHORS, 64, score_threshold=-0.1)
     with pytest.raises(ValueError, match="max_detections"):
         decode_predictions(pred, ANCHORS, 64, max_detections=0)
+    with pytest.raises(ValueError, match="per_class"):
+        decode_predictions(pred, ANCHORS, 64, per_class="yes")
     with pytest.raises(ValueError, match="targets must have shape"):
         target_logits(torch.zeros(1, 8, 8, 3, 5), 3)
 

@@ -1,8 +1,9 @@
 import pytest
+import torch
 import torchvision
 from torch import nn
 
-from cnnbook.profile import count_params, flops, latency, macs, summary
+from cnnbook.profile import ForwardTrace, count_params, flops, latency, macs, summary, trace_forward
 
 
 def small_net() -> nn.Sequential:
@@ -207,3 +208,49 @@ def test_torchvision_transformers_match_their_metadata(name):
         model = torchvision.models.get_model(name)
     size = weights.transforms().crop_size[0]
     assert macs(model, (3, size, size)) / 1e9 == pytest.approx(weights.meta["_ops"], rel=1e-3)
+
+
+def _traced_net() -> nn.Sequential:
+    # conv (new 8-channel map), in-place ReLU (no memory), conv (new 4-channel map), flatten (a view)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(8, 4, 3, padding=1),
+                         nn.Flatten())
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_trace_forward_peak_by_hand(device):
+    with torch.device(device):
+        model = _traced_net()
+    t = trace_forward(model, (3, 16, 16))
+    # at the second conv the input, the first conv's output and the second's are alive: 3 + 8 + 4 channels
+    assert t.peak == 4 * (3 + 8 + 4) * 16 * 16
+    assert t.operators == 4
+    assert t.live == 4 * 3 * 16 * 16  # afterwards only the caller's input is left
+    assert trace_forward(model, (3, 16, 16), batch_size=8).peak == 8 * t.peak
+    assert model.training  # the mode is restored
+
+
+def test_forward_trace_frees_and_ignores_views():
+    with ForwardTrace(start_bytes=100) as t:
+        a = torch.ones(10)  # 40 bytes
+        b = a.view(2, 5)  # a view: nothing new
+        c = a + 1  # 40 bytes
+        del c
+        d = a * 2  # 40 bytes, reusing what c freed
+    assert t.peak == 100 + 80 and t.live == 100 + 80 and t.operators == 4
+    del a, b, d
+    assert t.live == 100
+
+
+def test_trace_bad_input():
+    with pytest.raises(ValueError, match="start_bytes"):
+        ForwardTrace(start_bytes=-1)
+    with pytest.raises(ValueError, match="start_bytes"):
+        ForwardTrace(start_bytes=1.5)
+    with pytest.raises(ValueError, match="batch_size"):
+        trace_forward(_traced_net(), (3, 8, 8), batch_size=0)
+    with pytest.raises(ValueError, match="input_size"):
+        trace_forward(_traced_net(), (3, -8, 8))
+    with pytest.raises(ValueError, match="nn.Module"):
+        trace_forward("resnet50", (3, 8, 8))
+    with pytest.raises(ValueError, match="cannot run"):
+        trace_forward(_traced_net(), (1, 8, 8))

@@ -9,8 +9,10 @@ from cnnbook.segmentation import (
     confusion_matrix,
     dice_loss,
     dice_per_class,
+    foreground_miou,
     iou_per_class,
     pixel_accuracy,
+    segmentation_loss,
 )
 
 
@@ -139,3 +141,23 @@ def test_bad_input():
         dice_loss(torch.randn(4, 9, 11), target)
     with pytest.raises(ValueError, match="width"):
         boundary_mask(target, 0)
+
+
+def test_foreground_miou_is_the_mean_iou_without_background():
+    pred, target = _random_masks(1)
+    _, iou, _ = _brute_force(pred, target, 4)
+    assert foreground_miou(pred, target) == pytest.approx(sum(iou[1:]) / 3)
+    assert foreground_miou(pred, target, 6) == pytest.approx(sum(iou[1:]) / 3)  # absent classes 4, 5 are skipped
+    logits = torch.nn.functional.one_hot(pred, 4).permute(0, 3, 1, 2).float()
+    assert foreground_miou(logits, target, 4) == pytest.approx(sum(iou[1:]) / 3)
+    with pytest.raises(ValueError, match="num_classes"):
+        foreground_miou(logits, target)
+    with pytest.raises(ValueError, match="no foreground"):
+        foreground_miou(torch.zeros(1, 2, 2, dtype=torch.long), torch.zeros(1, 2, 2, dtype=torch.long))
+
+
+def test_segmentation_loss_is_cross_entropy_plus_dice():
+    _, target = _random_masks(2)
+    logits = torch.randn(3, 4, 9, 11, generator=torch.Generator().manual_seed(2))
+    want = torch.nn.functional.cross_entropy(logits, target) + dice_loss(logits, target)
+    assert torch.equal(segmentation_loss(logits, target), want)

@@ -264,3 +264,19 @@ def test_smoothed_losses_is_a_bias_corrected_moving_average_up_to_the_first_non_
     assert smoothed_losses([1.0, float("inf"), 2.0]) == [1.0]
     with pytest.raises(ValueError, match="smoothing"):
         smoothed_losses([1.0], smoothing=1.0)
+
+
+def test_fit_and_evaluate_score_dense_targets_with_score_fn():
+    from cnnbook.segmentation import foreground_miou, segmentation_loss
+    g = torch.Generator().manual_seed(0)
+    masks = (torch.rand(48, 8, 8, generator=g) < 0.3).long()  # class 1 where the first channel is bright
+    images = torch.stack([masks.float() * 2 - 1 + 0.3 * torch.randn(48, 8, 8, generator=g)] * 3, 1)
+    data = TensorDataset(images, masks)
+    model = torch.nn.Conv2d(3, 2, 1)
+    history = fit(model, data, data, epochs=3, lr=0.1, batch_size=16, loss_fn=segmentation_loss,
+                  score_fn=foreground_miou, device="cpu", progress=False)
+    pred = model(images).argmax(1)
+    assert history.val_acc[-1] == pytest.approx(foreground_miou(pred, masks)) and history.val_acc[-1] > 0.9
+    assert 0 <= min(history.train_acc) and max(history.train_acc) <= 1
+    loss, score = evaluate(model, data, "cpu", loss_fn=segmentation_loss, score_fn=foreground_miou)
+    assert score == history.val_acc[-1] and loss == pytest.approx(segmentation_loss(model(images), masks).item(), rel=1e-5)

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_letters, check_range
 from cnnbook.models.unet import DoubleConv, nearest_valid_sizes, unet_sizes
 from cnnbook.profile import count_params
 from cnnbook.segmentation import dice_per_class, iou_per_class
@@ -45,13 +45,36 @@ def ex3(answer: Any) -> bool:
                  hint="walk the sizes: subtract 4, halve (it must be even), three times; then subtract 4 at the bottom.")
 
 
-def _iou_from_dice(dice: float) -> float:
-    return dice / (2 - dice)
+# Exercise 4: which tilings of an unpadded U-Net give logits that do not depend on the tiling.
+EX4_OPTIONS = {"a": "depth 1, output tiles of 30", "b": "depth 2, output tiles of 40",
+               "c": "depth 3, output tiles of 28", "d": "depth 4, output tiles of 388"}
+EX4_TILINGS = {"a": (1, 30), "b": (2, 40), "c": (3, 28), "d": (4, 388)}
 
 
-def ex4(fn: Callable | None) -> bool:
-    """The reader's ``iou_from_dice(d)``: the IoU of a class whose Dice is ``d`` (the two are tied exactly)."""
-    return check_function(fn, _iou_from_dice, [(d,) for d in (0.0, 0.25, 0.5, 0.8, 0.999, 1.0)], name="Exercise 4")
+def tiling_is_seamless(depth: int, tile: int) -> bool:
+    """True if output tiles of side ``tile`` of an unpadded U-Net of ``depth`` start on its pooling grid.
+
+    A regular tiling starts its tiles at multiples of ``tile``; every max-pool pairs the same pixels in each tile
+    only if those starts are multiples of 2^depth. ``tile`` must be a valid output side.
+    """
+    sizes = None
+    for side in range(tile, tile + 100 * 2**depth):  # the input side whose output is `tile`, if there is one
+        try:
+            sizes = unet_sizes(side, depth)
+        except ValueError:
+            continue
+        if sizes.output >= tile:
+            break
+    if sizes is None or sizes.output != tile:
+        raise ValueError(f"{tile} is not an output side of an unpadded U-Net of depth {depth}")
+    return tile % 2**depth == 0
+
+
+def ex4(answer: Any) -> bool:
+    """The letters of the tilings whose logits do not depend on the tiling."""
+    expected = {k for k, (depth, tile) in EX4_TILINGS.items() if tiling_is_seamless(depth, tile)}
+    return check_letters(answer, EX4_OPTIONS, expected, name="Exercise 4",
+                         hint="list each depth's valid output sides and divide them by 2^depth.")
 
 
 def _foreground_iou(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -77,3 +100,15 @@ def dice_matches_iou(pred: torch.Tensor, target: torch.Tensor) -> bool:
     """True if the package's Dice and IoU satisfy IoU = D / (2 - D) on these masks (used by the tests)."""
     d, i = dice_per_class(pred, target, 2)[1], iou_per_class(pred, target, 2)[1]
     return bool(torch.isclose(i, d / (2 - d)))
+
+
+# Exercise 6 (experimental): the live U-Net with skips, seed 0, trained with cross-entropy alone (no Dice term).
+EX6_RANGE = (0.10, 0.16)
+"""Where its test foreground mIoU lands over seeds 0 to 5 (0.120 to 0.134), with a margin."""
+
+
+def ex6(answer: Any) -> bool:
+    """The measured test foreground mIoU of the page's U-Net with skips trained with cross-entropy alone."""
+    return check_range(answer, *EX6_RANGE, name="Exercise 6", quantity="the test foreground mIoU",
+                       hint="train with loss_fn=F.cross_entropy in place of segmentation_loss, everything else as "
+                            "the page's train_segmenter does, and score the test masks with foreground_miou.")

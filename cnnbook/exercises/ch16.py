@@ -91,3 +91,21 @@ def ex5(answer: Any) -> bool:
                        hint="zoo.measure([\"mobilenet_v3_small\", \"resnet50\"], resolution=160, batch_sizes=(1,), "
                             "warmup=2, repeats=10, threads=1), then divide the first ms by the second; on a GPU "
                             "both are dominated by fixed costs and the ratio says little.")
+
+
+# Exercise 6 (conceptual): a prediction of exercise 5's fraction at a large batch.
+EX6_BATCH = 32
+EX6_OPTIONS = {
+    "a": "closer to what MACs predict: what a pass pays once, whatever the batch, is a larger share of "
+         "MobileNetV3-Small's batch-1 time than of ResNet-50's",
+    "b": "about the same: both networks' time grows in proportion to the batch",
+    "c": "further from what MACs predict: MobileNetV3-Small reads its weights once per image, ResNet-50 once per pass",
+}
+EX6_RIGHT = frozenset({"a"})
+
+
+def ex6(answer: Any) -> bool:
+    """The letter among EX6_OPTIONS that predicts exercise 5's fraction at batch EX6_BATCH."""
+    return check_letters(answer, EX6_OPTIONS, EX6_RIGHT, name="Exercise 6",
+                         hint="write each network's time as t(b) = f + b w, as in the section on where the time "
+                              "goes, and follow (f_small + b w_small) / (f_large + b w_large) as b grows.")

@@ -12,7 +12,7 @@ from torch import nn
 
 from cnnbook.cam import occlusion_map
 from cnnbook.evaluate import calibration, per_class_accuracy
-from cnnbook.exercises import check, check_function
+from cnnbook.exercises import check, check_function, check_range
 
 # Exercise 1: four predictions of a two-class model: top-1 confidence and whether it was right, 5 bins.
 EX1_CONFIDENCE = (0.95, 0.90, 0.65, 0.55)
@@ -79,3 +79,30 @@ def ex4(answer: Any) -> bool:
     occlusion_map(model, torch.rand(1, 3, EX4_SIZE, EX4_SIZE), patch=EX4_PATCH, stride=EX4_STRIDE)
     return check(answer, model.seen, name="Exercise 4",
                  hint="count the patch positions along one side, square it, and remember the unoccluded image.")
+
+
+# Exercise 5: a model that gives every class the probability 1/10 on a balanced ten-class test set.
+EX5_CLASSES, EX5_PER_CLASS = 10, 100
+
+
+def ex5(answer: Any) -> bool:
+    """Expected calibration error (10 bins) of a model whose probabilities are uniform on a balanced test set."""
+    probs = torch.full((EX5_CLASSES * EX5_PER_CLASS, EX5_CLASSES), 1 / EX5_CLASSES, dtype=torch.double)
+    target = torch.arange(EX5_CLASSES).repeat_interleave(EX5_PER_CLASS)
+    expected = calibration(probs, target, n_bins=10).ece
+    return check(answer, expected, name="Exercise 5", abs_tol=1e-6,
+                 hint="every prediction falls in one bin: compare that bin's accuracy with its mean confidence.")
+
+
+# Exercise 6: the small VGG behind a RandomShift, trained on 30 images per class for project.SMALL_EPOCHS epochs
+# with the chapter's recipe; its test accuracy over seeds 0-5 (measured once, with margin).
+EX6_RANGE = (0.25, 0.47)
+
+
+def ex6(answer: Any) -> bool:
+    """The test accuracy of the shifted small VGG trained on the 300-image set (any seed 0-5)."""
+    low, high = EX6_RANGE
+    return check_range(answer, low, high, name="Exercise 6", quantity="the test accuracy",
+                       source="training (seeds 0 to 5)",
+                       hint="train `project.with_shift(small_vgg)` on `project.project_data(False)['small']` for "
+                            "`project.SMALL_EPOCHS` epochs with `project.RECIPE`, and evaluate on its test split.")

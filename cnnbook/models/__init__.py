@@ -4,7 +4,7 @@ As in torchvision, a builder shadows its module's name (``cnnbook.models.alexnet
 import classes from the modules, e.g. ``from cnnbook.models.alexnet import AlexNet``.
 """
 from cnnbook.models.weights import calibrate_batchnorm, load_torchvision_weights
-from cnnbook.models.simple_cnn import SimpleCNN, SmallCNN, simple_cnn, small_cnn
+from cnnbook.models.simple_cnn import SimpleCNN, SmallCNN, SmallFCN, simple_cnn, small_cnn, small_fcn
 from cnnbook.models.lenet import LeNet5, lenet5
 from cnnbook.models.alexnet import AlexNet, alexnet
 from cnnbook.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
@@ -42,7 +42,7 @@ from cnnbook.models.vit import (
 
 __all__ = [
     "load_torchvision_weights", "calibrate_batchnorm",
-    "SimpleCNN", "simple_cnn", "SmallCNN", "small_cnn",
+    "SimpleCNN", "simple_cnn", "SmallCNN", "small_cnn", "SmallFCN", "small_fcn",
     "LeNet5", "lenet5",
     "AlexNet", "alexnet",
     "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",

@@ -119,3 +119,29 @@ class SmallCNN(nn.Module):
 def small_cnn(num_classes: int = 10, in_channels: int = 3, **kwargs) -> SmallCNN:
     """Build the reference small CNN of the Shapes10 results tables; keywords go to :class:`SmallCNN`."""
     return SmallCNN(num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+
+class SmallFCN(nn.Module):
+    """The small CNN turned into a segmenter without a decoder: its convolutional trunk (the map shrinks by
+    2^(len(widths) - 1)), a 1x1 convolution that scores every class at each cell of that coarse map, and bilinear
+    up-sampling of the scores to the input size, as the coarsest fully convolutional network (FCN-32s) does.
+    """
+
+    def __init__(self, num_classes: int = 4, in_channels: int = 3, widths: Sequence[int] = (16, 32, 64, 64)) -> None:
+        super().__init__()
+        trunk = SmallCNN(num_classes, in_channels, widths)
+        self.in_channels, self.min_size = in_channels, trunk.min_size
+        self.features = trunk.features
+        self.classifier = nn.Conv2d(widths[-1], num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, self.in_channels, self.min_size, "SmallFCN")
+        if x.shape[-2] % self.min_size or x.shape[-1] % self.min_size:
+            raise ValueError(f"SmallFCN: height and width must be multiples of {self.min_size}, got {tuple(x.shape[-2:])}")
+        scores = self.classifier(self.features(x))
+        return nn.functional.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def small_fcn(num_classes: int = 4, in_channels: int = 3, **kwargs) -> SmallFCN:
+    """Build the small CNN as a segmenter (:class:`SmallFCN`): the yardstick CNN of the segmentation tables."""
+    return SmallFCN(num_classes=num_classes, in_channels=in_channels, **kwargs)

@@ -178,13 +178,15 @@ def decode_predictions(
     iou_threshold: float = 0.45,
     max_detections: int = 100,
     apply_nms: bool = True,
+    per_class: bool = True,
 ) -> list[dict[str, Tensor]]:
     """Raw outputs (N, S, S, A, 5 + C) -> one dict per image of "boxes" (xyxy px), "scores", "labels".
 
-    score = sigmoid(objectness) x the best class probability (softmax); boxes from ``decode_boxes``,
-    clipped to the image; those with score >= ``score_threshold`` go through per-class NMS
-    (``batched_nms``, skipped when ``apply_nms=False``) and the best ``max_detections`` are kept.
-    The dicts are in torchmetrics' format, ready for ``mean_average_precision``.
+    ``per_class=True`` (Darknet, SSD): every slot proposes its box once for every class, scored
+    sigmoid(objectness) x that class's softmax probability; ``False``: only for its most probable class.
+    Boxes come from ``decode_boxes``, clipped to the image; those with score >= ``score_threshold`` go through
+    NMS within each class (``batched_nms``; skipped when ``apply_nms=False``) and the best ``max_detections``
+    are kept, in torchmetrics' format, ready for ``mean_average_precision``.
     """
     _check_pred(pred)
     if not isinstance(anchors, Tensor) or anchors.shape != (pred.shape[3], 2):
@@ -193,14 +195,23 @@ def decode_predictions(
     for name, value in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not isinstance(per_class, bool):
+        raise ValueError(f"per_class must be True or False, got {per_class!r}")
     check_counts(max_detections=max_detections)
     pred = pred.detach().float()
+    num_classes = pred.shape[-1] - 5
     boxes = decode_boxes(pred[..., :4], anchors.float(), image_size).clamp(0, image_size)
     probs = torch.softmax(pred[..., 5:], dim=-1)
-    class_prob, labels = probs.max(dim=-1)
-    scores = torch.sigmoid(pred[..., 4]) * class_prob
+    if per_class:  # (N, slots * C): slot-major, class-minor
+        scores = (torch.sigmoid(pred[..., 4:5]) * probs).flatten(1)
+        labels = torch.arange(num_classes).repeat(scores.shape[1] // num_classes).expand_as(scores)
+        boxes = boxes.flatten(1, 3).repeat_interleave(num_classes, dim=1)
+    else:
+        class_prob, labels = probs.max(dim=-1)
+        scores = (torch.sigmoid(pred[..., 4]) * class_prob).flatten(1)
+        labels, boxes = labels.flatten(1), boxes.flatten(1, 3)
     results = []
-    for b, s, lab in zip(boxes.flatten(1, 3), scores.flatten(1), labels.flatten(1)):
+    for b, s, lab in zip(boxes, scores, labels):
         keep = s >= score_threshold
         b, s, lab = b[keep], s[keep], lab[keep]
         if apply_nms:

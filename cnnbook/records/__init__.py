@@ -8,7 +8,7 @@ See :mod:`cnnbook.records.core` for what a record holds.
 """
 # each module registers its records
 from cnnbook.records import (alexnet, convnext, densenet, digits, efficientnet, erf, googlenet,  # noqa: F401
-                             mobilenet, resnet, shapes10, training, vgg, vit)
+                             mobilenet, project, resnet, shapes10, training, unet, vgg, vit)
 from cnnbook.records.core import (RECORD_SEEDS, YARDSTICKS, Arm, Record, Reference, check_record, curves,
                                   default_path, get_record, load_record, register, registry, run_record,
                                   shapes10_data, train_arm, yardsticks)

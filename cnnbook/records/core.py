@@ -31,6 +31,7 @@ from cnnbook.experiments import SeedRuns, linear_model, load_runs, mlp_model, sa
 from cnnbook.models import small_cnn
 from cnnbook.profile import count_params, macs
 from cnnbook.evaluate import confusion_matrix
+from cnnbook.segmentation import foreground_miou, segmentation_loss
 from cnnbook.train import History, evaluate, fit, predict
 
 RECORD_SEEDS = (0, 1, 2, 3, 4)
@@ -39,6 +40,12 @@ QUICK_SEEDS = (0, 1)
 META_KEYS = ("claim", "command", "cnnbook", "torch", "cpu", "threads", "seconds", "date")
 YARDSTICKS = ("linear", "MLP", "small CNN")
 """Name prefixes of the three yardstick arms every record carries, in order (see :func:`yardsticks`)."""
+TASKS: dict[str, tuple[Callable | None, Callable | None]] = {
+    "classify": (None, None),
+    "segment": (segmentation_loss, foreground_miou),
+}
+"""What a record's networks learn, and the (loss_fn, score_fn) :func:`fit` trains and scores them with: a class per
+image (cross-entropy, accuracy) or a class per pixel (cross-entropy plus soft Dice, foreground mean IoU)."""
 _FIT_KEYS = {"epochs", "lr", "optimizer", "batch_size", "weight_decay", "scheduler", "clip_grad", "loss_fn",
              "warmup_epochs"}
 
@@ -71,7 +78,10 @@ class Arm:
 
 @dataclass(frozen=True)
 class Record:
-    """A named reference run: its claim, its data sets (full and quick) and its arms."""
+    """A named reference run: its claim, its data sets (full and quick), its arms and its task (:data:`TASKS`).
+
+    The recorded "test accuracy" of a segmentation record is the test set's foreground mean IoU.
+    """
 
     name: str
     chapter: str
@@ -80,8 +90,11 @@ class Record:
     data_note: str
     arms: tuple[Arm, ...]
     seeds: tuple[int, ...] = RECORD_SEEDS
+    task: str = "classify"
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"record {self.name!r}: task must be one of {sorted(TASKS)}, got {self.task!r}")
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"record {self.name!r}: arm names must be distinct, got {names}")
@@ -165,13 +178,15 @@ def train_arm(record: Record, arm: Arm, seed: int, quick: bool = False) -> dict:
     recipe = dict(arm.recipe)
     if quick:  # one epoch of four small batches: enough steps for every schedule, one-cycle included, no warm-up
         recipe.update(epochs=1, batch_size=16, **({"warmup_epochs": 0} if "warmup_epochs" in recipe else {}))
+    loss_fn, score_fn = TASKS[record.task]
+    task_fns = {"loss_fn": loss_fn, "score_fn": score_fn} if loss_fn is not None else {}
     start = time.process_time()
     set_seed(seed)
     model = arm.build()
-    history = fit(model, splits.train, splits.val, seed=seed, device="cpu", progress=False, **recipe)
-    test_acc = evaluate(model, splits.test, device="cpu")[1]
-    labels = splits.test.tensors[1]
-    predicted = predict(model, splits.test, device="cpu")
+    history = fit(model, splits.train, splits.val, seed=seed, device="cpu", progress=False, **task_fns, **recipe)
+    test_acc = evaluate(model, splits.test, device="cpu", **task_fns)[1]
+    labels = splits.test.tensors[1].flatten()
+    predicted = predict(model, splits.test, device="cpu").flatten()  # a segmentation's pixels count one by one
     confusion = confusion_matrix(predicted, labels, int(torch.cat([predicted, labels]).max()) + 1)
     result = {"arm": arm.name, "seed": seed, "test_acc": test_acc, "history": history, "confusion": confusion.tolist(),
               "cpu_seconds": time.process_time() - start, "params": count_params(model)}
@@ -380,6 +395,6 @@ def curves(runs: Sequence[SeedRuns], metric: str = "train_loss") -> dict[str, to
     return out
 
 
-__all__ = ["Arm", "History", "Record", "Reference", "RECORD_SEEDS", "YARDSTICKS", "check_record", "curves",
+__all__ = ["Arm", "History", "Record", "Reference", "RECORD_SEEDS", "TASKS", "YARDSTICKS", "check_record", "curves",
            "default_path", "get_record", "load_record", "register", "registry", "run_record", "shapes10_data",
            "train_arm", "yardsticks"]
