@@ -76,7 +76,7 @@ test-oldtorch:
 	cd _build && ../$(OLD_VENV)/bin/python -c "import torch, torchvision, numpy, cnnbook; \
 	    print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'numpy', numpy.__version__, 'cnnbook', cnnbook.__file__)"
 	cd _build && ../$(OLD_VENV)/bin/python -m pytest ../tests -p no:cacheprovider -o addopts="" -q \
-	    --ignore=../tests/test_book.py --ignore=../tests/test_browser.py --ignore=../tests/test_full_branches.py --ignore=../tests/test_full_branches_odd.py
+	    --ignore=../tests/test_book.py --ignore=../tests/test_browser.py --ignore=../tests/test_jupyterlab.py --ignore=../tests/test_full_branches.py --ignore=../tests/test_full_branches_odd.py
 
 ## make lab: open the notebooks in JupyterLab
 lab: $(STAMP)

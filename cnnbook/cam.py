@@ -88,11 +88,14 @@ def grad_cam(model: nn.Module, images: Tensor, layer: nn.Module, target: Tensor 
 
 @torch.no_grad()
 def occlusion_map(model: nn.Module, images: Tensor, target: Tensor | int | None = None, patch: int = 4,
-                  stride: int = 2, fill: float | None = None, batch_size: int = 256) -> Tensor:
+                  stride: int = 2, fill: float | None = None, batch_size: int = 256, normalise: bool = True) -> Tensor:
     """Brute-force evidence map: slide a ``patch`` x ``patch`` square of ``fill`` (default: the image's mean colour)
     over each image with ``stride``, record how much the target class's probability drops, and give every pixel
-    the mean drop of the patches that covered it. Negative drops count as zero. Returns (N, H, W) in [0, 1]."""
+    the mean drop of the patches that covered it. Negative drops count as zero. Returns (N, H, W) in [0, 1], each
+    map scaled by its maximum, or with ``normalise=False`` the mean drops themselves (in probability)."""
     _check_images(model, images)
+    if not isinstance(normalise, bool):
+        raise ValueError(f"normalise must be True or False, got {normalise!r}")
     n, c, h, w = images.shape
     for name, value in (("patch", patch), ("stride", stride)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -131,7 +134,8 @@ def occlusion_map(model: nn.Module, images: Tensor, target: Tensor | int | None 
                     heat[i, y:y + patch, x:x + patch] += drop[j]
     finally:
         model.train(was_training)
-    return _normalise((heat / cover).float())
+    heat = (heat / cover).float()
+    return _normalise(heat) if normalise else heat
 
 
 def agreement(a: Tensor, b: Tensor) -> dict[str, float]:

@@ -613,3 +613,43 @@ def focal_loss(
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+# ------------------------------------------------------------------------------------ data for fit
+class BoxDataset(torch.utils.data.Dataset):
+    """Images with their boxes: item i is ``(image, {"boxes": (k, 4) xyxy, "labels": (k,)})``.
+
+    The targets differ in length from image to image, so a DataLoader must batch them with ``collate_boxes``
+    (``fit(..., collate_fn=collate_boxes)``).
+    """
+
+    def __init__(self, images: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor]) -> None:
+        if not isinstance(images, Tensor) or images.dim() != 4:
+            raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+        if len(boxes) != len(images) or len(labels) != len(images):
+            raise ValueError(f"need one entry of boxes and labels per image: {len(images)} images, {len(boxes)} "
+                             f"boxes, {len(labels)} labels")
+        for i, (b, lab) in enumerate(zip(boxes, labels)):
+            _check_boxes(b, f"boxes[{i}]")
+            _check_vector(lab, b.shape[0], f"labels[{i}]", f"boxes[{i}]")
+        self.images, self.boxes, self.labels = images, list(boxes), list(labels)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.images[index], {"boxes": self.boxes[index], "labels": self.labels[index]}
+
+    def targets(self) -> list[dict[str, Tensor]]:
+        """Every image's ``{"boxes", "labels"}``, in order (the format of ``mean_average_precision``)."""
+        return [{"boxes": b, "labels": lab} for b, lab in zip(self.boxes, self.labels)]
+
+
+def collate_boxes(batch: Sequence[tuple[Tensor, Mapping[str, Tensor]]]) -> tuple[Tensor, list[dict[str, Tensor]]]:
+    """Batch ``BoxDataset`` items: the images stacked into one tensor, the targets kept as a list of dicts."""
+    if not batch:
+        raise ValueError("collate_boxes got an empty batch")
+    if any(not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[1], Mapping)
+           for item in batch):
+        raise ValueError("collate_boxes expects (image, {'boxes': ..., 'labels': ...}) pairs")
+    return torch.stack([item[0] for item in batch]), [dict(item[1]) for item in batch]

@@ -277,7 +277,7 @@ def plot_runs(runs: Sequence[SeedRuns], ax: plt.Axes | None = None, title: str |
         # max(0, ...): with identical seeds, mean - low can come out as -1e-17 in floating point
         ax.errorbar(i, r.mean, yerr=[[max(0.0, r.mean - r.low)], [max(0.0, r.high - r.mean)]], color="k", capsize=4)
         ax.scatter([i] * len(r.test_acc), r.test_acc, color="k", s=12, zorder=3)
-    ax.set_xticks(range(len(runs)), [r.name for r in runs], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(range(len(runs)), [r.name for r in runs], rotation=20, ha="right", fontsize=9)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
@@ -307,7 +307,7 @@ def plot_curves(runs: Sequence[SeedRuns], metric: str = "train_loss", ax: plt.Ax
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     ax.figure.tight_layout()

@@ -1,4 +1,4 @@
-"""A small, explicit training loop for classification: ``fit``, ``evaluate``, ``predict``.
+"""A small, explicit training loop for classification, segmentation and detection: ``fit``, ``evaluate``, ``predict``.
 
 Also the pieces ``fit`` is made of and the tools around it: ``make_optimizer``, ``make_scheduler`` (constant,
 step, cosine and one-cycle schedules, with an optional linear warm-up) and ``lr_range_test`` / ``suggest_lr``
@@ -44,9 +44,17 @@ class History:
         return {k: round(getattr(self, k)[-1], 4) for k in keys if getattr(self, k)}
 
 
-def _as_loader(data: Dataset | DataLoader, batch_size: int, shuffle: bool, seed: int) -> DataLoader | TensorBatches:
+def _as_loader(data: Dataset | DataLoader, batch_size: int, shuffle: bool, seed: int,
+               collate_fn: Callable | None = None) -> DataLoader | TensorBatches:
     if isinstance(data, (DataLoader, TensorBatches)):
         return data
+    if collate_fn is not None:  # examples with targets of their own shape (a detection's boxes): batched by collate_fn
+        if not isinstance(data, Dataset):
+            raise ValueError(f"expected a Dataset or DataLoader, got {type(data).__name__}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed),
+                          collate_fn=collate_fn)
     if isinstance(data, TensorDataset):  # the same batches as make_loader's, cut from the tensors by indexing
         return TensorBatches(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if isinstance(data, Dataset):
@@ -59,6 +67,28 @@ def _logits(output) -> torch.Tensor:
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
+def _to_device(y, device: torch.device):
+    # targets may be a tensor or, batched by a collate_fn, a list of per-example dicts of tensors (boxes, labels)
+    if isinstance(y, torch.Tensor):
+        return y.to(device)
+    if isinstance(y, dict):
+        return {k: _to_device(v, device) for k, v in y.items()}
+    if isinstance(y, (list, tuple)):
+        return type(y)(_to_device(v, device) for v in y)
+    return y
+
+
+def _gather(parts: list):
+    # the per-batch predictions or targets of a whole set: tensors concatenated, lists (per-example dicts) joined
+    if parts and isinstance(parts[0], torch.Tensor):
+        return torch.cat(parts)
+    return [item for part in parts for item in part]
+
+
+def _class_ids(logits: torch.Tensor) -> torch.Tensor:
+    return logits.argmax(1)
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -67,33 +97,40 @@ def evaluate(
     batch_size: int = 256,
     loss_fn: Callable | None = None,
     score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
+    collate_fn: Callable | None = None,
+    predict_fn: Callable | None = None,
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``data`` in eval mode.
 
     With ``score_fn`` the second number is ``score_fn(predicted, targets)`` over the whole set instead (predicted
     class ids, the argmax over dimension 1, and targets on the CPU): mean IoU for segmentation, for example.
+    ``predict_fn`` turns a batch's outputs into other predictions (a detector's boxes), ``collate_fn`` batches a
+    Dataset's examples (see :func:`fit`).
     """
     device = torch.device(device) if device is not None else get_device()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    loader = _as_loader(data, batch_size, shuffle=False, seed=0)
+    predict_fn = predict_fn or _class_ids
+    loader = _as_loader(data, batch_size, shuffle=False, seed=0, collate_fn=collate_fn)
     was_training = model.training
     model.to(device).eval()
     total_loss, correct, count = 0.0, 0, 0
     predicted, targets = [], []
     for x, y in loader:
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device), _to_device(y, device)
         logits = _logits(model(x))
-        total_loss += loss_fn(logits, y).item() * len(y)
+        total_loss += loss_fn(logits, y).item() * len(x)
         if score_fn is None:
+            if not isinstance(y, torch.Tensor):
+                raise ValueError(f"targets of type {type(y).__name__} (not class ids) need a score_fn to be scored")
             correct += (logits.argmax(1) == y).sum().item()
         else:
-            predicted.append(logits.argmax(1).cpu())
-            targets.append(y.cpu())
-        count += len(y)
+            predicted.append(_to_device(predict_fn(logits), "cpu"))
+            targets.append(_to_device(y, "cpu"))
+        count += len(x)
     model.train(was_training)
     if count == 0:
         raise ValueError("evaluate() got an empty data set")
-    score = correct / count if score_fn is None else float(score_fn(torch.cat(predicted), torch.cat(targets)))
+    score = correct / count if score_fn is None else float(score_fn(_gather(predicted), _gather(targets)))
     return total_loss / count, score
 
 
@@ -194,8 +231,12 @@ def fit(
     progress: bool = True,
     warmup_epochs: int = 0,
     score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
+    collate_fn: Callable | None = None,
+    predict_fn: Callable | None = None,
+    score_train: bool = True,
 ) -> History:
-    """Train a classifier and return its :class:`History` (loss and accuracy per epoch, rate per step).
+    """Train a classifier (with the hooks below, a segmenter or a detector); return its :class:`History` (loss and
+    accuracy per epoch, rate per step).
 
     ``scheduler`` sets the learning rate of every step (None: constant; 'cosine', 'step', 'onecycle': see
     :func:`make_scheduler`), after a linear warm-up over the first ``warmup_epochs`` epochs; ``clip_grad``
@@ -203,8 +244,11 @@ def fit(
     the weights of the epoch with the best validation accuracy; ``patience=k`` stops early once k epochs in a
     row bring no better validation accuracy. Labels may be class indices or (N, classes) probabilities (MixUp,
     CutMix). For dense targets (a class per pixel) pass a ``loss_fn`` and a ``score_fn`` (see :func:`evaluate`):
-    the history's accuracies are then that score, and ``keep_best`` and ``patience`` follow it. With a seed, CPU
-    runs repeat exactly.
+    the history's accuracies are then that score, and ``keep_best`` and ``patience`` follow it. For targets of
+    varying size (a detection's boxes) pass a ``collate_fn`` that batches a Dataset's examples, and a
+    ``predict_fn`` that turns a batch's outputs into what ``score_fn`` scores (default: class ids, the argmax over
+    dimension 1); ``score_train=False`` skips scoring the training batches (the train accuracies are then nan).
+    With a seed, CPU runs repeat exactly.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -221,12 +265,18 @@ def fit(
         raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {SCHEDULERS}")
     if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
         raise ValueError(f"warmup_epochs must be an int in [0, epochs) = [0, {epochs}), got {warmup_epochs!r}")
+    for name, hook in (("collate_fn", collate_fn), ("predict_fn", predict_fn)):
+        if hook is not None and not callable(hook):
+            raise ValueError(f"{name} must be callable or None, got {hook!r}")
+    if not isinstance(score_train, bool):
+        raise ValueError(f"score_train must be True or False, got {score_train!r}")
     if seed is not None:
         set_seed(seed)
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    loader = _as_loader(train_data, batch_size, shuffle=True, seed=seed or 0)
+    predict_fn = predict_fn or _class_ids
+    loader = _as_loader(train_data, batch_size, shuffle=True, seed=seed or 0, collate_fn=collate_fn)
     opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else make_optimizer(model, optimizer, lr, weight_decay)
     sched = make_scheduler(opt, scheduler, epochs * len(loader), warmup_epochs * len(loader))
     use_amp = amp and device.type == "cuda"
@@ -240,7 +290,7 @@ def fit(
         total_loss, correct, count = 0.0, 0, 0
         predicted, targets = [], []
         for x, y in loader:
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device), _to_device(y, device)
             history.lrs.append(opt.param_groups[0]["lr"])
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, enabled=use_amp):
@@ -265,20 +315,25 @@ def fit(
             if sched is not None:
                 sched.step()
             logits = _logits(output).detach()
-            total_loss += loss.item() * len(y)
+            total_loss += loss.item() * len(x)
             if score_fn is None:
+                if not isinstance(y, torch.Tensor):
+                    raise ValueError(f"targets of type {type(y).__name__} (not class ids) need a score_fn to be scored")
                 labels = y.argmax(1) if y.ndim == 2 else y  # soft labels (MixUp, CutMix): their largest share
                 correct += (logits.argmax(1) == labels).sum().item()
-            else:
-                predicted.append(logits.argmax(1).cpu())
-                targets.append(y.cpu())
-            count += len(y)
+            elif score_train:
+                predicted.append(_to_device(predict_fn(logits), "cpu"))
+                targets.append(_to_device(y, "cpu"))
+            count += len(x)
             bar.update(1)
         history.train_loss.append(total_loss / count)
-        history.train_acc.append(correct / count if score_fn is None
-                                 else float(score_fn(torch.cat(predicted), torch.cat(targets))))
+        if score_fn is None:
+            history.train_acc.append(correct / count)
+        else:
+            history.train_acc.append(float(score_fn(_gather(predicted), _gather(targets))) if score_train else math.nan)
         if val_data is not None:
-            val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn, score_fn=score_fn)
+            val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn, score_fn=score_fn,
+                                         collate_fn=collate_fn, predict_fn=predict_fn)
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
             if val_acc > best_acc:

@@ -1,4 +1,5 @@
-"""Transfer learning: freezing by stage, a new head, parameter groups, cached features, k-shot subsets.
+"""Transfer learning: freezing by stage, a new head, parameter groups, cached features, k-shot subsets,
+augmentation as a layer and learning rates scaled per layer.
 
 The helpers work on the book's networks laid out as ``features`` (a Sequential of stages), ``avgpool`` and
 ``classifier`` (EfficientNet, MobileNet), and ``replace_head`` also on ResNet-style ``fc`` heads.
@@ -97,16 +98,22 @@ def param_groups(model: nn.Module, head: nn.Module, backbone_lr: float, head_lr:
 
 
 class KeepBatchNormEval(nn.Module):
-    """Wrap a module so its BatchNorm layers stay in eval mode (pretrained statistics) even in ``train()``."""
+    """Wrap a module so its BatchNorm layers stay in eval mode (pretrained statistics) even in ``train()``.
 
-    def __init__(self, module: nn.Module) -> None:
+    With ``frozen_only=True`` only the BatchNorm layers whose parameters are all frozen stay in eval mode; the
+    trainable part of a partly frozen network keeps updating its statistics as usual.
+    """
+
+    def __init__(self, module: nn.Module, frozen_only: bool = False) -> None:
         super().__init__()
-        self.module = module
+        if not isinstance(module, nn.Module):
+            raise ValueError(f"KeepBatchNormEval wraps an nn.Module, got {type(module).__name__}")
+        self.module, self.frozen_only = module, bool(frozen_only)
 
     def train(self, mode: bool = True) -> KeepBatchNormEval:
         super().train(mode)
         for m in self.module.modules():
-            if isinstance(m, _BatchNorm):
+            if isinstance(m, _BatchNorm) and not (self.frozen_only and any(p.requires_grad for p in m.parameters())):
                 m.eval()
         return self
 
@@ -223,3 +230,50 @@ def fit_linear_head(train: TensorDataset, num_classes: int, epochs: int = 60, lr
     fit(head, train, None, epochs=epochs, lr=lr, optimizer="adamw", weight_decay=weight_decay, batch_size=len(x),
         seed=seed, device="cpu", progress=False)
     return head
+
+
+class RandomTranslate(nn.Module):
+    """Data augmentation as a layer: in training mode, shift each image by up to ``max_shift`` pixels.
+
+    The batch is padded by reflection and each image cropped back at a random offset (torch's global generator,
+    so a seeded :func:`~cnnbook.train.fit` repeats exactly). In eval mode, and with ``max_shift=0``, it is the
+    identity. It never mirrors an image: on a data set where a mirrored shape is another class, a flip lies.
+    """
+
+    def __init__(self, max_shift: int) -> None:
+        super().__init__()
+        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+            raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+        self.max_shift = max_shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4:
+            raise ValueError(f"RandomTranslate needs (N, C, H, W) images, got shape {tuple(x.shape)}")
+        s = self.max_shift
+        if not self.training or s == 0:
+            return x
+        h, w = x.shape[-2:]
+        if s >= min(h, w):
+            raise ValueError(f"max_shift {s} must be smaller than the image's sides {h}x{w}")
+        padded = nn.functional.pad(x, (s, s, s, s), mode="reflect")
+        offsets = torch.randint(0, 2 * s + 1, (len(x), 2)).tolist()
+        return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+
+    def extra_repr(self) -> str:
+        return f"max_shift={self.max_shift}"
+
+
+def scale_gradients(module: nn.Module, factor: float) -> nn.Module:
+    """Multiply the gradients of ``module``'s parameters by ``factor`` in every backward pass; returns the module.
+
+    With SGD (with or without momentum, no weight decay) this is exactly a learning rate ``factor`` times the
+    optimizer's for these parameters: a discriminative learning rate that travels with the network.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+        raise ValueError(f"factor must be a positive number, got {factor!r}")
+    params = list(module.parameters())
+    if not params:
+        raise ValueError(f"{type(module).__name__} has no parameters to scale")
+    for p in params:
+        p.register_hook(lambda grad, f=float(factor): grad * f)
+    return module

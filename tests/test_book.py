@@ -33,6 +33,39 @@ def test_exercise_solutions_stay_collapsed_in_jupyterlab_and_colab_too():
     assert not open_solutions, "hide-cell without jupyter.source_hidden: " + ", ".join(open_solutions)
 
 
+def test_notebook_markdown_reads_in_jupyterlab_and_colab_too():
+    # JupyterLab and Colab render Markdown cells as CommonMark: MyST roles and directives would show as raw markup.
+    # Citations are links, [He et al., 2016](#cite:he2016deep), that the book's Sphinx extension turns back into
+    # citations; scripts/plain_markdown.py --write rewrites MyST syntax into these forms.
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from plain_markdown import bibliography, plain, titles
+
+    labels, chapters = bibliography(), titles()
+    raw, unknown = [], []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown" and plain(text, labels, chapters) != text:
+                raw.append(f"{nb.name} cell {i}")
+            shown = text if cell["cell_type"] == "markdown" else "".join(
+                "".join(out.get("data", {}).get("text/markdown", "")) for out in cell.get("outputs", []))
+            for match in re.finditer(r"\(#cite:(?:[pt]:)?([^)]+)\)", shown):
+                unknown += [f"{nb.name} cell {i}: {k}" for k in match.group(1).split(",") if k not in labels]
+    assert not raw, "MyST-only markup (run scripts/plain_markdown.py --write): " + ", ".join(raw)
+    assert not unknown, "citations of keys that book/references.bib lacks: " + ", ".join(unknown)
+
+
+def test_checks_are_folded_out_of_the_lesson():
+    # Asserts that end a shown code cell pin its numbers: they live in a collapsed cell right after it.
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fold_checks import foldable, split_checks
+
+    unfolded = [f"{nb.name} cell {i}" for nb in sorted((ROOT / "notebooks").glob("*.ipynb"))
+                for i, cell in enumerate(json.loads(nb.read_text())["cells"])
+                if foldable(cell) and split_checks("".join(cell["source"])) is not None]
+    assert not unfolded, "trailing asserts in a shown cell (run scripts/fold_checks.py --write): " + ", ".join(unfolded)
+
+
 def test_every_setup_cell_is_collapsed_on_the_page_and_in_jupyterlab():
     # The first code cell (install line, imports, seed) is plumbing: the reader meets the idea first.
     open_setup = []

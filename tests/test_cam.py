@@ -83,6 +83,24 @@ def test_occlusion_by_hand_on_a_linear_model():
     assert occ[0, 1, 1] == 1 and occ.sum() == 1
 
 
+def test_occlusion_without_normalising_gives_the_probability_drop():
+    # one pixel decides: covering it moves class 0 from sigmoid(4) to 1/2; a 1x1 patch covers it alone
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.zero_()
+        model[1].weight[0, 5] = 4.0
+    x = torch.zeros(2, 1, 4, 4)
+    x[:, 0, 1, 1] = torch.tensor([1.0, 0.5])
+    raw = occlusion_map(model, x, target=0, patch=1, stride=1, fill=0.0, normalise=False)
+    expected = torch.sigmoid(torch.tensor([4.0, 2.0])) - 0.5
+    assert torch.allclose(raw[:, 1, 1], expected) and raw.sum() == pytest.approx(float(expected.sum()))
+    scaled = occlusion_map(model, x, target=0, patch=1, stride=1, fill=0.0)
+    assert torch.allclose(scaled, raw / raw.flatten(1).max(1).values[:, None, None])
+    with pytest.raises(ValueError, match="normalise"):
+        occlusion_map(model, x, normalise=1)
+
+
 def test_agreement_by_hand():
     a = torch.zeros(4, 4)
     a[1, 2] = 1

@@ -9,6 +9,8 @@ import torch
 import torchvision
 
 from cnnbook.detection import (
+    BoxDataset,
+    collate_boxes,
     average_precision,
     average_precision_per_class,
     batched_nms,
@@ -473,3 +475,67 @@ def test_focal_loss_bad_input():
         focal_loss(x, x, alpha=1.5)
     with pytest.raises(ValueError, match="reduction"):
         focal_loss(x, x, reduction="max")
+
+
+# ------------------------------------------------------------------ BoxDataset, collate_boxes and fit
+def _toy_box_data(n=48, seed=0):
+    """Bright squares on black, one or two per image, of class 0 (red) or 1 (green)."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.zeros(n, 3, 32, 32)
+    boxes, labels = [], []
+    for i in range(n):
+        k = int(torch.randint(1, 3, (1,), generator=g))
+        corner = torch.randint(0, 20, (k, 2), generator=g).float()
+        b = torch.cat((corner, corner + 12), dim=1)
+        lab = torch.randint(0, 2, (k,), generator=g)
+        for box, c in zip(b.long().tolist(), lab.tolist()):
+            images[i, c, box[1]:box[3], box[0]:box[2]] = 1.0
+        boxes.append(b)
+        labels.append(lab)
+    return BoxDataset(images, boxes, labels)
+
+
+def test_box_dataset_and_collate_boxes_keep_each_images_boxes():
+    data = _toy_box_data(5)
+    image, target = data[2]
+    assert image.shape == (3, 32, 32) and torch.equal(target["boxes"], data.boxes[2]) and len(data) == 5
+    images, targets = collate_boxes([data[i] for i in range(4)])
+    assert images.shape == (4, 3, 32, 32) and [len(t["boxes"]) for t in targets] == [len(b) for b in data.boxes[:4]]
+    assert data.targets()[1]["labels"] is data.labels[1]
+    with pytest.raises(ValueError, match="one entry of boxes and labels per image"):
+        BoxDataset(torch.zeros(2, 3, 8, 8), [torch.zeros(0, 4)], [torch.zeros(0, dtype=torch.long)])
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        BoxDataset(torch.zeros(3, 8, 8), [], [])
+    with pytest.raises(ValueError, match="labels"):
+        BoxDataset(torch.zeros(1, 3, 8, 8), [torch.zeros(1, 4)], [torch.zeros(2, dtype=torch.long)])
+    with pytest.raises(ValueError, match="empty batch"):
+        collate_boxes([])
+    with pytest.raises(ValueError, match="pairs"):
+        collate_boxes([(torch.zeros(3, 8, 8), torch.zeros(4))])
+
+
+def test_fit_trains_and_scores_a_detector_on_box_targets_with_collate_and_predict_hooks():
+    from functools import partial
+
+    from cnnbook.models.yolo import YOLO, YOLOLoss, decode_predictions
+    from cnnbook.train import evaluate, fit
+    anchors = torch.tensor([[12.0, 12.0]])
+    data = _toy_box_data(64)
+    hooks = dict(loss_fn=YOLOLoss(anchors, 32), score_fn=mean_average_precision, collate_fn=collate_boxes,
+                 predict_fn=partial(decode_predictions, anchors=anchors, image_size=32, score_threshold=0.05))
+    torch.manual_seed(0)
+    model = YOLO(2, anchors, image_size=32, widths=(8, 16, 16))
+    history = fit(model, data, data, epochs=6, lr=0.02, batch_size=16, scheduler="onecycle", device="cpu",
+                  progress=False, **hooks)
+    loss, score = evaluate(model, data, "cpu", **hooks)
+    assert score == history.val_acc[-1] and history.val_acc[-1] > history.val_acc[0] and score > 0.5
+    assert history.train_loss[-1] < history.train_loss[0] and 0 <= min(history.train_acc) <= max(history.train_acc) <= 1
+    quiet = fit(YOLO(2, anchors, image_size=32, widths=(8, 16, 16)), data, epochs=1, batch_size=16, device="cpu",
+                progress=False, score_train=False, **hooks)
+    assert math.isnan(quiet.train_acc[0]) and not quiet.val_acc
+    with pytest.raises(ValueError, match="need a score_fn"):
+        fit(model, data, epochs=1, device="cpu", progress=False, loss_fn=hooks["loss_fn"], collate_fn=collate_boxes)
+    with pytest.raises(ValueError, match="collate_fn must be callable"):
+        fit(model, data, epochs=1, device="cpu", progress=False, collate_fn=3)
+    with pytest.raises(ValueError, match="score_train"):
+        fit(model, data, epochs=1, device="cpu", progress=False, score_train=1, **hooks)

@@ -165,3 +165,21 @@ def test_ex6_bad_input_and_none(capsys):
     assert "between 0 and 1" in capsys.readouterr().out
     assert not ch12.ex6(None)
     assert "not answered yet" in capsys.readouterr().out
+
+
+def test_ex7_parameters_with_11x11_kernels(capsys):
+    by_hand = 28_589_128 + (11 * 11 - 7 * 7) * (3 * 96 + 3 * 192 + 9 * 384 + 3 * 768)
+    assert by_hand == 29_066_056
+    assert ch12.ex7(by_hand) and ch12.ex7(torch.tensor(by_hand).item())
+    assert "correct" in capsys.readouterr().out
+    assert not ch12.ex7(28_589_128 + 72 * 96 * 18)  # every block taken at the first stage's width
+    assert "not quite" in capsys.readouterr().out
+
+
+def test_ex7_bad_input_and_none(capsys):
+    assert not ch12.ex7(29.5e6)
+    assert "whole number" in capsys.readouterr().out
+    assert not ch12.ex7(True)
+    assert "whole number" in capsys.readouterr().out
+    assert not ch12.ex7(None)
+    assert "not answered yet" in capsys.readouterr().out

@@ -4,21 +4,21 @@ import torch
 from cnnbook.exercises import ch15
 
 
-def test_ex1_trainable_ratio():
-    # by hand: features[7] (1 MBConv 192->1152->320, BN 2 params/channel) + features[8] (1x1 320->1280 + BN) + head
-    stage7 = 192 * 1152 + 2 * 1152 + 9 * 1152 + 2 * 1152 + 1152 * 320 + 2 * 320
-    head_conv = 320 * 1280 + 2 * 1280
-    head = 1280 * 8 + 8
-    total = 3_381_256  # Lite0 with an 8-class head (its 1000-class count, 4,652,008, less 1280 * 992 + 992)
-    assert total == 4_652_008 - 1280 * 992 - 992
-    assert ch15.ex1((stage7 + head_conv + head) / total)
-    assert not ch15.ex1((head_conv + head) / total)  # one stage only
+def test_ex1_adam_ignores_a_gradient_scale():
+    # Adam's first step is lr * g / (|g| + eps) per weight: the same for g and 0.1 g, so the ratio is 1
+    assert abs(ch15.adam_update_ratio() - 1.0) < 1e-3
+    assert abs(ch15.adam_update_ratio(factor=10.0) - 1.0) < 1e-3
+    assert ch15.ex1(1.0) and ch15.ex1(1)
+    assert not ch15.ex1(0.1)  # what SGD would do
+    assert not ch15.ex1(0.01)
     assert not ch15.ex1(None)
 
 
-def test_ex2_head_parameters():
-    assert ch15.ex2(47_397)
-    assert not ch15.ex2(1280 * 37)  # forgets the bias
+def test_ex2_stage7_cells_at_224_px():
+    # five stride-2 steps before stage 7 ends: 224 / 32 = 7 per side, 49 cells (64 / 32 = 2 per side on the page)
+    assert ch15.ex2(49)
+    assert not ch15.ex2(4)
+    assert not ch15.ex2(14 * 14)  # one halving too few
     assert not ch15.ex2(None)
 
 
@@ -45,3 +45,12 @@ def test_ex3_k_per_class():
     assert not ch15.ex3(no_check)  # never refuses a k too large
     assert not ch15.ex3(last_k)
     assert not ch15.ex3(None)
+
+
+def test_ex4_accepts_the_measured_range_only():
+    low, high = ch15.EX4_RANGE
+    assert ch15.ex4(0.641) and ch15.ex4(low) and ch15.ex4(high)
+    assert not ch15.ex4(0.50)
+    assert not ch15.ex4(0.95)
+    assert not ch15.ex4(64.1)  # a percentage, not a fraction
+    assert not ch15.ex4(None)

@@ -59,3 +59,14 @@ def test_ex6_accepts_the_calibrated_range_only():
     assert not ch17.ex6(high + 0.05)
     assert not ch17.ex6(1.5)
     assert not ch17.ex6(None)
+
+
+def test_ex7_label_preserving_transformations():
+    assert ch17.ex7({"b", "d", "e"})
+    assert ch17.ex7(["E", "b", "d"])  # any container, any case
+    assert not ch17.ex7({"a", "b", "d", "e"})  # the mirror turns a left arrow into a right one
+    assert not ch17.ex7({"b", "c", "d", "e"})  # so does a half turn
+    assert not ch17.ex7({"b", "d"})
+    assert not ch17.ex7({"b", "z"})
+    assert not ch17.ex7(3)
+    assert not ch17.ex7(None)

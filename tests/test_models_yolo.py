@@ -170,3 +170,67 @@ def test_yolo_can_be_drawn():
 
     graph = network_graph(small_yolo(), (3, 64, 64))
     assert graph is not None
+
+
+def test_scene_anchors_are_the_kmeans_anchors_of_the_pages_training_scenes():
+    from cnnbook.data import make_scenes
+    from cnnbook.detection import box_xyxy_to_cxcywh, kmeans_anchors
+    from cnnbook.models.yolo import SCENE_ANCHORS
+    train = make_scenes(1000, 64, seed=1)
+    fitted = kmeans_anchors(box_xyxy_to_cxcywh(torch.cat(train.boxes))[:, 2:], 3)
+    assert torch.allclose(fitted, torch.tensor(SCENE_ANCHORS), atol=0.051)
+
+
+def test_yolo_loss_module_codes_the_boxes_of_each_batch_as_encode_targets_does():
+    from cnnbook.models.yolo import YOLOLoss
+    _, boxes, labels = toy_scenes(3)
+    pred = torch.randn(3, 8, 8, 3, 8)
+    criterion = YOLOLoss(ANCHORS, 64, box_weight=2.0, noobj_weight=0.25)
+    targets = [{"boxes": b, "labels": lab} for b, lab in zip(boxes, labels)]
+    expected = yolo_loss(pred, encode_targets(boxes, labels, ANCHORS, 8, 64), 2.0, 0.25)
+    assert torch.allclose(criterion(pred, targets), expected)
+    perfect = target_logits(encode_targets(boxes, labels, ANCHORS, 8, 64), 3)
+    assert criterion(perfect, targets).item() < 0.01
+    with pytest.raises(ValueError, match="expected 3 targets"):
+        criterion(pred, targets[:2])
+    with pytest.raises(ValueError, match="anchors must be"):
+        YOLOLoss(torch.zeros(2, 3), 64)
+    with pytest.raises(ValueError, match="box_weight"):
+        YOLOLoss(ANCHORS, 64, box_weight=-1.0)
+    with pytest.raises(ValueError, match="image_size"):
+        YOLOLoss(ANCHORS, 0)
+
+
+def test_window_detector_maps_each_cells_window_linearly_or_through_an_mlp():
+    from cnnbook.models.yolo import WindowDetector
+    linear = WindowDetector(3, ANCHORS, 64)
+    mlp = WindowDetector(3, ANCHORS, 64, hidden=16)
+    x = torch.randn(2, 3, 64, 64)
+    assert linear(x).shape == mlp(x).shape == (2, 8, 8, 3, 8)
+    assert sum(p.numel() for p in linear.parameters()) == 3 * 24 * 24 * 24 + 24
+    assert sum(p.numel() for p in mlp.parameters()) == 3 * 24 * 24 * 16 + 16 + 16 * 24 + 24
+    # linear: the outputs of a cell depend only on its 24 px window (cell (0, 0): pixels 0..15 with the padding)
+    y = x.clone()
+    y[:, :, 40:, 40:] += 1.0
+    assert torch.equal(linear(x)[:, 0, 0], linear(y)[:, 0, 0]) and not torch.equal(linear(x)[:, 7, 7], linear(y)[:, 7, 7])
+    with pytest.raises(ValueError, match="window"):
+        WindowDetector(3, ANCHORS, 64, window=23)
+    with pytest.raises(ValueError, match="hidden"):
+        WindowDetector(3, ANCHORS, 64, hidden=0)
+    with pytest.raises(ValueError, match="anchors"):
+        WindowDetector(3, torch.ones(3), 64)
+    with pytest.raises(ValueError, match="WindowDetector"):
+        linear(torch.randn(1, 3, 32, 32))
+
+
+def test_yolo_loss_module_codes_each_image_once_and_again_after_an_in_place_change():
+    from cnnbook.models.yolo import YOLOLoss
+    _, boxes, labels = toy_scenes(2)
+    targets = [{"boxes": b, "labels": lab} for b, lab in zip(boxes, labels)]
+    criterion = YOLOLoss(ANCHORS, 64)
+    pred = torch.randn(2, 8, 8, 3, 8)
+    first = criterion(pred, targets)
+    assert len(criterion._coded) == 2 and torch.equal(criterion(pred, targets), first) and len(criterion._coded) == 2
+    boxes[0][:, [0, 2]] = 64 - boxes[0][:, [2, 0]]  # mirrored in place: coded anew
+    expected = yolo_loss(pred, encode_targets(boxes, labels, ANCHORS, 8, 64))
+    assert torch.allclose(criterion(pred, targets), expected) and len(criterion._coded) == 3

@@ -13,7 +13,7 @@ from cnnbook.segmentation import foreground_miou, segmentation_loss
 def test_the_record_scores_segmentations_by_foreground_miou():
     assert SKIPS.task == "segment" and TASKS["segment"] == (segmentation_loss, foreground_miou)
     with pytest.raises(ValueError, match="task must be one of"):
-        Record("r", "00", "claim", lambda quick: {}, "data", yardsticks(1), task="detect")
+        Record("r", "00", "claim", lambda quick: {}, "data", yardsticks(1), task="caption")
 
 
 def test_both_tables_hold_the_yardsticks_and_the_two_unets_with_one_recipe_each():

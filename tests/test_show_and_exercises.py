@@ -81,3 +81,28 @@ def test_summary_table_has_a_header_and_one_row_per_result():
     for bad in ([], [("only one",)], ["a string"]):
         with pytest.raises(ValueError, match="pairs"):
             summary_table(bad)
+
+
+def test_teaching_view_keeps_the_idea_and_folds_the_class():
+    from cnnbook.models.resnet import BasicBlock
+    from cnnbook.show import teaching_view
+
+    view = teaching_view(BasicBlock, ["forward"])
+    assert view.startswith("class BasicBlock(nn.Module):") and "def forward(self, x" in view
+    assert "# __init__ sets conv1, bn1, relu, conv2, bn2" in view
+    assert "base_width" not in view and "zero_init_last" not in view  # the constructor's options stay folded
+    shown = show_source(BasicBlock, "forward").data
+    assert shown.startswith("```python\nclass BasicBlock") and "<details>" in shown
+    assert source(BasicBlock) in shown  # the whole class, one click away
+
+
+def test_teaching_view_rejects_what_it_cannot_show():
+    from cnnbook.models.resnet import BasicBlock
+    from cnnbook.show import teaching_view
+
+    with pytest.raises(ValueError, match="needs a class"):
+        teaching_view(count_params, ["forward"])
+    with pytest.raises(ValueError, match="cannot show"):
+        teaching_view(BasicBlock, ["backward"])
+    with pytest.raises(ValueError, match="cannot show"):
+        teaching_view(BasicBlock, [])

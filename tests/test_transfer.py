@@ -13,9 +13,9 @@ from cnnbook.models.efficientnet import lite0_preprocess
 from cnnbook.profile import count_params
 from cnnbook.train import fit, make_optimizer
 from cnnbook.transfer import (
-    IMAGENET_MEAN, IMAGENET_STD, KeepBatchNormEval, Preprocess, extract_features, few_shot, few_shot_indices,
-    fit_linear_head, freeze_stages, head_of, imagenet_normalize, param_groups, pooled, replace_head, set_trainable,
-    split_at, trainable_ratio,
+    IMAGENET_MEAN, IMAGENET_STD, KeepBatchNormEval, Preprocess, RandomTranslate, extract_features, few_shot,
+    few_shot_indices, fit_linear_head, freeze_stages, head_of, imagenet_normalize, param_groups, pooled, replace_head,
+    scale_gradients, set_trainable, split_at, trainable_ratio,
 )
 
 
@@ -142,3 +142,60 @@ def _no_pool():
     m.features = nn.Sequential(nn.Identity())
     m.classifier = nn.Linear(2, 2)
     return m
+
+
+def test_random_translate_shifts_in_training_and_is_the_identity_in_eval():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    shift = RandomTranslate(2)
+    assert torch.equal(shift.eval()(x), x) and torch.equal(RandomTranslate(0).train()(x), x)
+    torch.manual_seed(0)
+    out = shift.train()(x)
+    assert out.shape == x.shape and not torch.equal(out, x)
+    padded = nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
+    for i in range(2):  # every output is a window of the reflect-padded image
+        windows = [padded[i, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[i], w) for w in windows)
+    torch.manual_seed(0)
+    assert torch.equal(shift(x), out)  # seeded: the same shifts again
+    assert "max_shift=2" in repr(shift)
+    with pytest.raises(ValueError, match="non-negative int"):
+        RandomTranslate(-1)
+    with pytest.raises(ValueError, match="non-negative int"):
+        RandomTranslate(True)
+    with pytest.raises(ValueError, match="smaller than the image"):
+        RandomTranslate(8).train()(x)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        shift(torch.rand(3, 8, 8))
+
+
+def test_scaled_gradients_with_sgd_equal_a_parameter_group_at_a_lower_rate():
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    b = copy.deepcopy(a)
+    scale_gradients(b[0], 0.1)
+    opt_a = torch.optim.SGD([{"params": a[0].parameters(), "lr": 0.01}, {"params": a[2].parameters()}], lr=0.1,
+                            momentum=0.9)
+    opt_b = torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9)
+    x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))
+    for _ in range(3):
+        for model, opt in ((a, opt_a), (b, opt_b)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6)
+    with pytest.raises(ValueError, match="positive number"):
+        scale_gradients(nn.Linear(2, 2), 0)
+    with pytest.raises(ValueError, match="no parameters"):
+        scale_gradients(nn.ReLU(), 0.5)
+
+
+def test_keep_batchnorm_eval_can_spare_the_trainable_layers():
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4))
+    set_trainable(net[:2], False)
+    wrapped = KeepBatchNormEval(net, frozen_only=True).train()
+    assert not net[1].training and net[3].training
+    assert not any(m.training for m in KeepBatchNormEval(net).train().modules() if isinstance(m, nn.BatchNorm2d))
+    with pytest.raises(ValueError, match="wraps an nn.Module"):
+        KeepBatchNormEval(lambda x: x)
+    assert wrapped.frozen_only

@@ -4,10 +4,22 @@
   twice (Sphinx 7.4 sees ``None`` and ``""`` as different file names of an inline script), and a second
   ``const`` declaration is a SyntaxError in the browser console. Scripts that are the same file or the same
   inline body with the same attributes are kept once, whatever their priority.
+- The notebooks cite in plain Markdown, ``[He et al., 2016](#cite:he2016deep)``, so that JupyterLab and Colab show
+  the author and year instead of raw MyST (scripts/plain_markdown.py writes that form). Before a page is parsed,
+  each such link becomes the citation role ``{cite}`he2016deep``` (``#cite:t:`` gives ``{cite:t}``), so the HTML
+  book links every citation to its bibliography.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
+
+CITATION_LINK = re.compile(r"\[[^\]\n]*\]\(#cite:(?:([pt]):)?([\w.,:-]+)\)")
+
+
+def citation_links_to_roles(app, docname: str, source: list[str]) -> None:
+    source[0] = CITATION_LINK.sub(lambda m: f"{{cite{':' + m.group(1) if m.group(1) else ''}}}`{m.group(2)}`",
+                                  source[0])
 
 
 def _key(script: Any) -> tuple:
@@ -34,4 +46,5 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
 def setup(app):
     # Run after every other extension has added its page scripts (myst-nb adds the widget manager here).
     app.connect("html-page-context", drop_duplicate_scripts, priority=990)
+    app.connect("source-read", citation_links_to_roles)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -223,3 +223,27 @@ def ex6(answer: Any) -> bool:
                                hint="standardise with cnnbook.experiments.standardised(shapes), whose training "
                                     "images have mean 0 and standard deviation 1 per channel.")
     return wide and standardised
+
+
+# Exercise 7 (conceptual, a number): what an 11x11 kernel costs ConvNeXt-T in parameters.
+EX7_KERNEL = 11
+
+
+@functools.lru_cache(maxsize=1)
+def _parameters_with_kernel() -> int:
+    """ConvNeXt-T's parameters with EX7_KERNEL x EX7_KERNEL depthwise kernels (built on the meta device)."""
+    with torch.device("meta"):
+        return count_params(convnext_tiny(kernel_size=EX7_KERNEL))
+
+
+def ex7(answer: Any) -> bool:
+    """ConvNeXt-T's number of parameters with 11x11 depthwise kernels in place of 7x7."""
+    if answer is None:
+        return check(None, None, name="Exercise 7")
+    if not isinstance(answer, numbers.Integral) or isinstance(answer, bool):
+        print(f"Exercise 7: give a whole number of parameters, got {answer!r}.")
+        return False
+    return check(int(answer), _parameters_with_kernel(), name="Exercise 7",
+                 hint="only the depthwise filters change: each block's has k^2 weights per channel, so every block "
+                      "of width C gains (121 - 49) C; add that over the blocks of all four stages, (3, 3, 9, 3) "
+                      "blocks of widths (96, 192, 384, 768), to 28,589,128.")

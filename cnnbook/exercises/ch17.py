@@ -12,7 +12,7 @@ from torch import nn
 
 from cnnbook.cam import occlusion_map
 from cnnbook.evaluate import calibration, per_class_accuracy
-from cnnbook.exercises import check, check_function, check_range
+from cnnbook.exercises import check, check_function, check_letters, check_range
 
 # Exercise 1: four predictions of a two-class model: top-1 confidence and whether it was right, 5 bins.
 EX1_CONFIDENCE = (0.95, 0.90, 0.65, 0.55)
@@ -106,3 +106,21 @@ def ex6(answer: Any) -> bool:
                        source="training (seeds 0 to 5)",
                        hint="train `project.with_shift(small_vgg)` on `project.project_data(False)['small']` for "
                             "`project.SMALL_EPOCHS` epochs with `project.RECIPE`, and evaluate on its test split.")
+
+
+# Exercise 7: label-preserving augmentation for a folder of traffic-sign photographs.
+EX7_CLASSES = ("turn left", "turn right", "stop", "no entry")
+EX7_OPTIONS = {
+    "a": "a left-right mirror (RandomHorizontalFlip)",
+    "b": "a rotation by at most 10 degrees (RandomRotation(10))",
+    "c": "a rotation by 180 degrees",
+    "d": "a random crop keeping 80-100% of the image's area, resized back (RandomResizedCrop(size, scale=(0.8, 1.0)))",
+    "e": "the brightness changed by up to 20%, as under a cloud (ColorJitter(brightness=0.2))",
+}
+EX7_KEEP = frozenset({"b", "d", "e"})  # a and c turn a left arrow into a right one
+
+
+def ex7(answer: Any) -> bool:
+    """The letters of ``EX7_OPTIONS`` that keep every label of ``EX7_CLASSES``."""
+    return check_letters(answer, EX7_OPTIONS, EX7_KEEP, name="Exercise 7",
+                         hint="for each transformation, ask what a 'turn left' sign becomes.")

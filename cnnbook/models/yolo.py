@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnbook.detection import batched_nms, decode_boxes
+from cnnbook.detection import batched_nms, decode_boxes, encode_targets
 from cnnbook.models._checks import check_counts, check_images
 from cnnbook.models.mobilenet import ConvNormAct
 
@@ -22,6 +22,8 @@ torch.fx.wrap("check_images")
 
 # Anchor shapes (w, h) in pixels for the 64 px scenes; chapter 14 fits its own with kmeans_anchors.
 DEFAULT_ANCHORS = ((14.0, 14.0), (24.0, 24.0), (36.0, 36.0))
+SCENE_ANCHORS = ((15.3, 15.5), (20.4, 20.2), (25.7, 25.7))
+"""k-means anchors (k = 3, distance 1 - IoU) of 1,000 training scenes at 64 px (make_scenes seed 1), to 0.1 px."""
 
 
 def reshape_head_output(x: Tensor, num_anchors: int, num_classes: int) -> Tensor:
@@ -64,7 +66,7 @@ class YOLO(nn.Module):
         if not widths:
             raise ValueError("widths must name at least one block")
         check_counts(**{f"widths[{i}]": w for i, w in enumerate(widths)})
-        anchors = torch.as_tensor(anchors, dtype=torch.float32)
+        anchors = torch.as_tensor(anchors, dtype=torch.float32, device="cpu")
         if anchors.dim() != 2 or anchors.shape[1] != 2 or len(anchors) < 1 or (anchors <= 0).any():
             raise ValueError(f"anchors must be (w, h) pairs > 0, shape (A, 2), got {tuple(anchors.shape)}")
         self.stride = 2 ** (len(widths) - 1)
@@ -198,7 +200,7 @@ def decode_predictions(
     if not isinstance(per_class, bool):
         raise ValueError(f"per_class must be True or False, got {per_class!r}")
     check_counts(max_detections=max_detections)
-    pred = pred.detach().float()
+    pred = pred.detach().float().cpu()  # decoded on the CPU (NMS is a Python loop), wherever the network ran
     num_classes = pred.shape[-1] - 5
     boxes = decode_boxes(pred[..., :4], anchors.float(), image_size).clamp(0, image_size)
     probs = torch.softmax(pred[..., 5:], dim=-1)
@@ -221,3 +223,80 @@ def decode_predictions(
         order = order[:max_detections]
         results.append({"boxes": b[order], "scores": s[order], "labels": lab[order]})
     return results
+
+
+class YOLOLoss(nn.Module):
+    """``yolo_loss`` of raw outputs against boxes: targets are one ``{"boxes", "labels"}`` dict per image.
+
+    Each image's boxes are coded with ``encode_targets`` for the prediction's grid and these ``anchors``, so
+    :func:`cnnbook.train.fit` can train a detector on a ``BoxDataset`` (with ``collate_fn=collate_boxes``).
+    The coding of a CPU image is kept and reused while its box and label tensors are unchanged (same objects,
+    not modified in place), so each image is coded once, not once per epoch.
+    """
+
+    def __init__(self, anchors: Sequence[Sequence[float]] | Tensor, image_size: int, box_weight: float = 5.0,
+                 noobj_weight: float = 0.5) -> None:
+        super().__init__()
+        anchors = torch.as_tensor(anchors, dtype=torch.float32, device="cpu")
+        if anchors.dim() != 2 or anchors.shape[1] != 2 or len(anchors) < 1 or (anchors <= 0).any():
+            raise ValueError(f"anchors must be (w, h) pairs > 0, shape (A, 2), got {tuple(anchors.shape)}")
+        check_counts(image_size=image_size)
+        for name, value in (("box_weight", box_weight), ("noobj_weight", noobj_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        self.register_buffer("anchors", anchors)
+        self.image_size, self.box_weight, self.noobj_weight = image_size, box_weight, noobj_weight
+        self._coded: dict[tuple, tuple[Tensor, Tensor, Tensor]] = {}
+
+    def _code(self, boxes: Tensor, labels: Tensor, grid: int) -> Tensor:
+        if boxes.device.type != "cpu" or labels.device.type != "cpu":  # moved per batch: nothing to reuse
+            return encode_targets([boxes.cpu()], [labels.cpu()], self.anchors.cpu(), grid, self.image_size)[0]
+        key = (id(boxes), boxes._version, id(labels), labels._version, grid)  # _version counts in-place changes
+        if key not in self._coded:  # the entry holds the tensors, so their ids stay theirs while it lives
+            coded = encode_targets([boxes], [labels], self.anchors.cpu(), grid, self.image_size)[0]
+            self._coded[key] = (boxes, labels, coded)
+        return self._coded[key][2]
+
+    def forward(self, pred: Tensor, targets: Sequence[dict[str, Tensor]]) -> Tensor:
+        _check_pred(pred)
+        if pred.shape[3] != len(self.anchors) or len(targets) != len(pred):
+            raise ValueError(f"expected {len(pred)} targets for a prediction with {len(self.anchors)} anchors, got "
+                             f"{len(targets)} targets and shape {tuple(pred.shape)}")
+        coded = torch.stack([self._code(t["boxes"], t["labels"], pred.shape[1]) for t in targets])
+        return yolo_loss(pred, coded.to(pred.device), self.box_weight, self.noobj_weight)
+
+
+class WindowDetector(nn.Module):
+    """The pixel yardsticks of detection: every grid cell's 5 + C numbers per anchor from the pixels of a window.
+
+    The window is ``window`` pixels wide, centred on the cell and zero-padded at the border; the map from its
+    pixels to the head's outputs is linear (``hidden=None``) or an MLP with one hidden ReLU layer, the same at
+    every cell (a strided convolution). Output (N, S, S, A, 5 + C) as :class:`YOLO`'s.
+    """
+
+    def __init__(self, num_classes: int = 3, anchors: Sequence[Sequence[float]] | Tensor = SCENE_ANCHORS,
+                 image_size: int = 64, stride: int = 8, window: int = 24, hidden: int | None = None,
+                 in_channels: int = 3) -> None:
+        super().__init__()
+        check_counts(num_classes=num_classes, image_size=image_size, stride=stride, window=window,
+                     in_channels=in_channels, **({"hidden": hidden} if hidden is not None else {}))
+        if image_size % stride or window < stride or (window - stride) % 2:
+            raise ValueError(f"need image_size a multiple of stride and window = stride + an even number, got "
+                             f"image_size {image_size}, stride {stride}, window {window}")
+        anchors = torch.as_tensor(anchors, dtype=torch.float32, device="cpu")
+        if anchors.dim() != 2 or anchors.shape[1] != 2 or len(anchors) < 1 or (anchors <= 0).any():
+            raise ValueError(f"anchors must be (w, h) pairs > 0, shape (A, 2), got {tuple(anchors.shape)}")
+        self.register_buffer("anchors", anchors)
+        self.num_classes, self.num_anchors, self.in_channels = num_classes, len(anchors), in_channels
+        self.image_size, self.grid_size = image_size, image_size // stride
+        out = self.num_anchors * (5 + num_classes)
+        pad = (window - stride) // 2
+        if hidden is None:
+            self.head = nn.Conv2d(in_channels, out, window, stride, padding=pad)
+        else:
+            self.head = nn.Sequential(nn.Conv2d(in_channels, hidden, window, stride, padding=pad), nn.ReLU(),
+                                      nn.Conv2d(hidden, out, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x, self.in_channels, self.image_size, "WindowDetector", exact=True)
+        return reshape_head_output(self.head(x), self.num_anchors, self.num_classes)

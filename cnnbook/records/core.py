@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 
@@ -26,9 +27,11 @@ from torch import nn
 
 import cnnbook
 from cnnbook.data import Splits, load_shapes10
+from cnnbook.detection import collate_boxes, mean_average_precision
 from cnnbook.env import set_seed
 from cnnbook.experiments import SeedRuns, linear_model, load_runs, mlp_model, save_runs, standardised
 from cnnbook.models import small_cnn
+from cnnbook.models.yolo import SCENE_ANCHORS, YOLOLoss, decode_predictions
 from cnnbook.profile import count_params, macs
 from cnnbook.evaluate import confusion_matrix
 from cnnbook.segmentation import foreground_miou, segmentation_loss
@@ -40,12 +43,23 @@ QUICK_SEEDS = (0, 1)
 META_KEYS = ("claim", "command", "cnnbook", "torch", "cpu", "threads", "seconds", "date")
 YARDSTICKS = ("linear", "MLP", "small CNN")
 """Name prefixes of the three yardstick arms every record carries, in order (see :func:`yardsticks`)."""
+SCENE_SIZE = 64
+"""The image size of a detection record's scenes: its loss and decoder code boxes for 64 px and SCENE_ANCHORS."""
 TASKS: dict[str, tuple[Callable | None, Callable | None]] = {
     "classify": (None, None),
     "segment": (segmentation_loss, foreground_miou),
+    "detect": (YOLOLoss(SCENE_ANCHORS, SCENE_SIZE), mean_average_precision),
 }
 """What a record's networks learn, and the (loss_fn, score_fn) :func:`fit` trains and scores them with: a class per
-image (cross-entropy, accuracy) or a class per pixel (cross-entropy plus soft Dice, foreground mean IoU)."""
+image (cross-entropy, accuracy), a class per pixel (cross-entropy plus soft Dice, foreground mean IoU) or a box and
+a class per object (the YOLO loss on the 64 px scenes' anchors, mAP@0.5 of the decoded detections)."""
+TASK_HOOKS: dict[str, dict[str, Callable]] = {
+    "detect": {"collate_fn": collate_boxes,
+               "predict_fn": partial(decode_predictions, anchors=torch.tensor(SCENE_ANCHORS), image_size=SCENE_SIZE,
+                                     score_threshold=0.05)},
+}
+"""The further :func:`fit` and :func:`evaluate` keywords of a task: detection batches its boxes as lists
+(``collate_boxes``) and decodes the raw outputs into scored boxes (score >= 0.05, NMS per class) for the mAP."""
 _FIT_KEYS = {"epochs", "lr", "optimizer", "batch_size", "weight_decay", "scheduler", "clip_grad", "loss_fn",
              "warmup_epochs"}
 
@@ -80,7 +94,9 @@ class Arm:
 class Record:
     """A named reference run: its claim, its data sets (full and quick), its arms and its task (:data:`TASKS`).
 
-    The recorded "test accuracy" of a segmentation record is the test set's foreground mean IoU.
+    The recorded "test accuracy" of a segmentation record is the test set's foreground mean IoU, of a detection
+    record the test set's mAP@0.5. ``baselines``, if given, scores what needs no training (a detector that looks
+    at no image) from the data sets; its {name: score} is kept with the record's provenance.
     """
 
     name: str
@@ -91,6 +107,7 @@ class Record:
     arms: tuple[Arm, ...]
     seeds: tuple[int, ...] = RECORD_SEEDS
     task: str = "classify"
+    baselines: Callable[[Mapping[str, Splits]], Mapping[str, float]] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -180,15 +197,21 @@ def train_arm(record: Record, arm: Arm, seed: int, quick: bool = False) -> dict:
         recipe.update(epochs=1, batch_size=16, **({"warmup_epochs": 0} if "warmup_epochs" in recipe else {}))
     loss_fn, score_fn = TASKS[record.task]
     task_fns = {"loss_fn": loss_fn, "score_fn": score_fn} if loss_fn is not None else {}
+    task_fns.update(TASK_HOOKS.get(record.task, {}))
+    # decoding a detector's every training batch into boxes would cost more than the training: score only val/test
+    train_score = {"score_train": False} if record.task == "detect" else {}
     start = time.process_time()
     set_seed(seed)
     model = arm.build()
-    history = fit(model, splits.train, splits.val, seed=seed, device="cpu", progress=False, **task_fns, **recipe)
+    history = fit(model, splits.train, splits.val, seed=seed, device="cpu", progress=False, **task_fns, **train_score,
+                  **recipe)
     test_acc = evaluate(model, splits.test, device="cpu", **task_fns)[1]
-    labels = splits.test.tensors[1].flatten()
-    predicted = predict(model, splits.test, device="cpu").flatten()  # a segmentation's pixels count one by one
-    confusion = confusion_matrix(predicted, labels, int(torch.cat([predicted, labels]).max()) + 1)
-    result = {"arm": arm.name, "seed": seed, "test_acc": test_acc, "history": history, "confusion": confusion.tolist(),
+    confusion = None
+    if record.task != "detect":  # a detector's boxes have no confusion matrix
+        labels = splits.test.tensors[1].flatten()
+        predicted = predict(model, splits.test, device="cpu").flatten()  # a segmentation's pixels count one by one
+        confusion = confusion_matrix(predicted, labels, int(torch.cat([predicted, labels]).max()) + 1).tolist()
+    result = {"arm": arm.name, "seed": seed, "test_acc": test_acc, "history": history, "confusion": confusion,
               "cpu_seconds": time.process_time() - start, "params": count_params(model)}
     if arm.probe is not None:
         result["probe"] = arm.probe(model.eval())
@@ -228,11 +251,12 @@ def run_record(name: str, quick: bool = False, out: str | Path | None = None, jo
     # The costliest tasks first, so that no core idles at the end waiting for one long run.
     cost = {}
     for a in record.arms:
-        shape = tuple(_datasets(record, quick)[a.data].train.tensors[0].shape[1:])
+        shape = tuple(_datasets(record, quick)[a.data].train[0][0].shape)  # one input's shape
         with torch.device("meta"):
             cost[a.name] = macs(a.build(), shape) * a.recipe["epochs"]
     tasks = sorted(((name, i, s, quick) for i, a in enumerate(record.arms) for s in seeds),
                    key=lambda t: -cost[record.arms[t[1]].name])
+    baselines = None if record.baselines is None else dict(record.baselines(_datasets(record, quick)))
     wall = time.perf_counter()
     results: list[dict] = []
     if jobs == 1:
@@ -259,7 +283,7 @@ def run_record(name: str, quick: bool = False, out: str | Path | None = None, jo
               quick=quick, command=f"make record NAME={name}", cnnbook=cnnbook.__version__,
               torch=torch.__version__.split("+")[0], cpu=_cpu_name(), threads=1, jobs=jobs,
               seconds=round(sum(r["cpu_seconds"] for r in results), 1), wall_seconds=round(wall, 1),
-              date=datetime.date.today().isoformat())
+              date=datetime.date.today().isoformat(), **({"baselines": baselines} if baselines is not None else {}))
     log(f"wrote {out}: {sum(r['cpu_seconds'] for r in results) / 60:.1f} CPU minutes, {wall / 60:.1f} minutes wall")
     return out
 
@@ -302,6 +326,11 @@ class Reference:
     @property
     def claim(self) -> str:
         return self.meta["claim"]
+
+    @property
+    def baselines(self) -> dict[str, float]:
+        """The scores of the record's untrained baselines, by name (empty if it has none)."""
+        return dict(self.meta.get("baselines", {}))
 
     def yardsticks(self) -> list[SeedRuns]:
         """The linear, MLP and small-CNN arms (the registry marks them), in that order."""
@@ -362,6 +391,8 @@ def check_record(name: str, path: str | Path | None = None) -> Reference:
         problems.append("it is a --quick run")
     if ref.meta["claim"] != record.claim:
         problems.append("its claim differs from the registry's")
+    if record.baselines is not None and not ref.meta.get("baselines"):
+        problems.append("it lacks its baselines' scores")
     names = [r.name for r in ref.runs]
     if names != [a.name for a in record.arms]:
         problems.append(f"its arms {names} are not the registry's {[a.name for a in record.arms]}")
@@ -395,6 +426,6 @@ def curves(runs: Sequence[SeedRuns], metric: str = "train_loss") -> dict[str, to
     return out
 
 
-__all__ = ["Arm", "History", "Record", "Reference", "RECORD_SEEDS", "TASKS", "YARDSTICKS", "check_record", "curves",
-           "default_path", "get_record", "load_record", "register", "registry", "run_record", "shapes10_data",
+__all__ = ["Arm", "History", "Record", "Reference", "RECORD_SEEDS", "TASKS", "TASK_HOOKS", "YARDSTICKS", "check_record",
+           "curves", "default_path", "get_record", "load_record", "register", "registry", "run_record", "shapes10_data",
            "train_arm", "yardsticks"]
