@@ -116,6 +116,18 @@ def test_book_builds_without_warnings():
         assert (html / f"{path}.html").exists(), f"{path}.html was not rendered"
 
 
+def test_a_caption_belongs_to_a_figure_not_to_a_table_beside_it():
+    # A cell that shows a results table and then plots it has one caption, under the plot.
+    build = build_book()
+    wrapped = []
+    for path in toc_files():
+        page = (build.html / f"{path}.html").read_text()
+        for figure in re.findall(r"<figure\b.*?</figure>", page, re.S):
+            if "<img" not in figure:
+                wrapped.append(f"{path}: {re.sub(r'<[^>]+>', ' ', figure)[:80].split()}")
+    assert not wrapped, "a figure (with its caption and number) around something that is no image: " + "; ".join(wrapped)
+
+
 def test_maths_and_widgets_are_served_by_the_site():
     assert not missing_vendor_files(), f"run `make assets` (missing under book/assets/npm: {missing_vendor_files()})"
     build = build_book()
