@@ -58,9 +58,9 @@ browser:
 	    echo "         install chromium and chromium-driver, or the browser test fails (CNNBOOK_SKIP_BROWSER=1 skips it)"; \
 	fi
 
-## make book: render the HTML book into _build/html (notebooks are committed executed)
+## make book: render the HTML book into _build/html, its Korean edition into _build/html/ko (notebooks are committed executed)
 book: $(STAMP) $(VENDOR_STAMP)
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(PY) scripts/build_book.py
 
 ## make test: unit tests, every notebook under nbval, the book build, the browser test and the FULL branches
 test: $(STAMP) $(VENDOR_STAMP) browser

@@ -1,7 +1,7 @@
 """One build of the HTML book per pytest run, shared by test_book.py and test_browser.py.
 
-The build is what `make book` runs (warnings are errors, every problem reported), into a temporary folder, so
-the tests see a fresh site and never touch the reader's `_build/html`.
+The build is what `make book` runs (scripts/build_book.py: both editions, warnings are errors, every problem
+reported), into a temporary folder, so the tests see a fresh site and never touch the reader's `_build/html`.
 """
 from __future__ import annotations
 
@@ -39,18 +39,18 @@ def build_book() -> Build:
     if _build is None:
         out = Path(tempfile.mkdtemp(prefix="cnnbook-book-"))
         atexit.register(shutil.rmtree, out, ignore_errors=True)
-        jb = Path(sys.executable).with_name("jupyter-book")
         result = subprocess.run(
-            [str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going", "--path-output", str(out)],
-            capture_output=True, text=True, timeout=900,
+            [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--path-output", str(out)],
+            capture_output=True, text=True, timeout=1200,
         )
         _build = Build(result.returncode, result.stdout[-4000:] + result.stderr[-4000:], out / "_build" / "html")
         shutil.rmtree(out / "_build" / ".doctrees", ignore_errors=True)
+        shutil.rmtree(out / "_build" / "ko-edition", ignore_errors=True)
     return _build
 
 
-def toc_files() -> list[str]:
-    """Every page `_toc.yml` lists (its root first), as paths without the extension."""
+def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every page a table of contents lists (its root first), as paths without the extension."""
     import yaml
 
     def walk(node):
@@ -63,5 +63,10 @@ def toc_files() -> list[str]:
             for item in node:
                 yield from walk(item)
 
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
     return [toc["root"], *walk(toc.get("parts", [])), *walk(toc.get("chapters", []))]
+
+
+def korean_pages() -> list[str]:
+    """The Korean edition's pages, as the site serves them (under ko/)."""
+    return [f"ko/{page}" for page in toc_files(ROOT / "book" / "ko" / "_toc.yml")]

@@ -1,13 +1,15 @@
 """The HTML book builds from the committed notebooks with every Sphinx warning treated as an error."""
 import json
+import posixpath
 import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
-from bookbuild import ROOT, VENDOR_FILES, build_book, missing_vendor_files, toc_files
+from bookbuild import ROOT, VENDOR_FILES, build_book, korean_pages, missing_vendor_files, toc_files
 from test_dev_talk import html_hits
 
 
@@ -111,8 +113,8 @@ def test_book_builds_without_warnings():
     build = build_book()
     assert build.returncode == 0, build.log
     html = build.html
-    assert (html / "index.html").exists()
-    for path in toc_files():
+    assert (html / "index.html").exists() and (html / "ko" / "index.html").exists()
+    for path in [*toc_files(), *korean_pages()]:
         assert (html / f"{path}.html").exists(), f"{path}.html was not rendered"
 
 
@@ -120,8 +122,8 @@ def test_a_caption_belongs_to_a_figure_not_to_a_table_beside_it():
     # A cell that shows a results table and then plots it has one caption, under the plot.
     build = build_book()
     wrapped = []
-    for path in toc_files():
-        page = (build.html / f"{path}.html").read_text()
+    for path in [*toc_files(), *korean_pages()]:
+        page = (build.html / f"{path}.html").read_text(encoding="utf-8")
         for figure in re.findall(r"<figure\b.*?</figure>", page, re.S):
             if "<img" not in figure:
                 wrapped.append(f"{path}: {re.sub(r'<[^>]+>', ' ', figure)[:80].split()}")
@@ -153,9 +155,9 @@ def test_every_figure_has_alt_text_that_describes_it():
     # myst-nb falls back to the image's file path; a screen-reader user needs words (cell metadata mystnb.image.alt).
     build = build_book()
     problems = []
-    for path in toc_files():
+    for path in [*toc_files(), *korean_pages()]:
         parser = _Images()
-        parser.feed((build.html / f"{path}.html").read_text())
+        parser.feed((build.html / f"{path}.html").read_text(encoding="utf-8"))
         for src, alt in parser.alts:
             if "logo" in src or "favicon" in src:
                 continue
@@ -180,10 +182,12 @@ class _Hrefs(HTMLParser):
             self.hrefs.append(href)
 
 
-def test_every_chapter_has_its_launch_buttons_and_the_repository_button():
+@pytest.mark.parametrize("edition", ["en", "ko"])
+def test_every_chapter_has_its_launch_buttons_and_the_repository_button(edition):
     # jupyter-book turns `repository` and `launch_buttons` into theme options; `sphinx.config.html_theme_options`
-    # replaces them unless `sphinx.recursive_update` is on, and then every button silently vanishes.
-    config = _config()
+    # replaces them unless `sphinx.recursive_update` is on, and then every button silently vanishes. The Korean
+    # chapters launch the Korean notebooks (book/ko/notebooks) on Colab and Binder.
+    config = _config() if edition == "en" else yaml.safe_load((ROOT / "book" / "ko" / "_config.yml").read_text())
     repository, launch = config["repository"], config["launch_buttons"]
     url, branch = repository["url"].rstrip("/"), repository.get("branch", "main")
     prefix = repository.get("path_to_book", "").strip("/")
@@ -191,13 +195,15 @@ def test_every_chapter_has_its_launch_buttons_and_the_repository_button():
     org_repo = urlsplit(url).path.strip("/")
     colab, binder = launch["colab_url"].rstrip("/"), launch["binderhub_url"].rstrip("/")
     build = build_book()
+    site = build.html if edition == "en" else build.html / "ko"
     chapters = [path for path in toc_files() if path.startswith("notebooks/")]
     assert chapters
     problems = []
     for path in chapters:
         parser = _Hrefs()
-        parser.feed((build.html / f"{path}.html").read_text(encoding="utf-8"))
+        parser.feed((site / f"{path}.html").read_text(encoding="utf-8"))
         notebook = f"{prefix}{path}.ipynb"
+        assert (ROOT / notebook).exists(), notebook
         if f"{colab}/github/{org_repo}/blob/{branch}/{notebook}" not in parser.hrefs:
             problems.append(f"{path}: no Colab launch link for {notebook}")
         if not any(h.startswith(f"{binder}/v2/gh/{org_repo}/{branch}?") and h.endswith(notebook) for h in parser.hrefs):
@@ -205,6 +211,19 @@ def test_every_chapter_has_its_launch_buttons_and_the_repository_button():
         if url not in parser.hrefs:
             problems.append(f"{path}: no repository button ({url})")
     assert not problems, "\n".join(problems)
+
+
+def test_each_page_links_to_its_twin_in_the_other_edition():
+    build = build_book()
+    missing = []
+    for en, ko in [("book/intro", "ko/intro"), *((p, f"ko/{p}") for p in toc_files() if p.startswith("notebooks/"))]:
+        for page, twin in ((en, ko), (ko, en)):
+            parser = _Hrefs()
+            parser.feed((build.html / f"{page}.html").read_text(encoding="utf-8"))
+            target = posixpath.relpath(f"{twin}.html", posixpath.dirname(page))
+            if target not in parser.hrefs:
+                missing.append(f"{page}.html has no link {target}")
+    assert not missing, "\n".join(missing)
 
 
 def test_built_pages_have_no_development_talk():

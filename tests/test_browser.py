@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from bookbuild import ROOT, build_book, missing_vendor_files, toc_files
+from bookbuild import ROOT, build_book, korean_pages, missing_vendor_files, toc_files
 
 CHROMIUM = Path(os.environ.get("CNNBOOK_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CNNBOOK_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -35,10 +35,13 @@ SKIP_ENV = "CNNBOOK_SKIP_BROWSER"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 WIDTHS = (1400, 400)
 SEARCH_TERM = "receptive"
+# 패딩 (padding): two syllables, so only the Korean edition's own indexing (book/_ext/editions.py) finds the pages
+# that write it with a particle (패딩은, 패딩을).
+KOREAN_SEARCH_TERM = "패딩"
 
 
 
-PAGES = [*toc_files(), "genindex", "search"]
+PAGES = [*toc_files(), "genindex", "search", *korean_pages(), "ko/genindex", "ko/search"]
 
 
 # --------------------------------------------------------------------------------------------------- the site
@@ -176,6 +179,32 @@ if (scrollWidth > width) {
 return problems;
 """
 
+# Hangul drawn in the page's own font: a syllable that draws the same pixels as an unassigned code point (or as
+# another syllable) is a missing-glyph box ("tofu"). This machine has no Korean system font, so the Korean pages
+# pass only with the web font the edition serves.
+HANGUL = r"""
+const done = arguments[arguments.length - 1];
+const main = document.querySelector('main') || document.body;
+if (!/[\uac00-\ud7a3]/.test(main.innerText)) { done('no Hangul in the page'); return; }
+// Text, headings, and code or outputs each have their own font stack: check one element of each with Hangul.
+const elements = ['p', 'h1, h2, h3', 'pre'].map(sel => [...main.querySelectorAll(sel)]
+  .find(e => /[\uac00-\ud7a3]/.test(e.textContent))).filter(Boolean);
+const canvas = document.createElement('canvas');
+canvas.width = 120; canvas.height = 60;
+const g = canvas.getContext('2d');
+Promise.all(elements.map(e => document.fonts.load(`40px ${getComputedStyle(e).fontFamily}`, '\ud55c\uae00'))).then(() => {
+  const problems = [];
+  for (const e of elements) {
+    const font = `40px ${getComputedStyle(e).fontFamily}`;
+    const draw = (text) => { g.clearRect(0, 0, 120, 60); g.font = font; g.fillText(text, 10, 45);
+                             return g.getImageData(0, 0, 120, 60).data.join(','); };
+    const han = draw('\ud55c'), geul = draw('\uae00'), missing = draw('\u0378');
+    if (han === missing || han === geul) problems.push(`Hangul in <${e.tagName.toLowerCase()}> draws as missing-glyph boxes`);
+  }
+  done(problems.length ? problems.join('; ') : 'ok');
+}, (err) => done(`the font did not load: ${err}`));
+"""
+
 NAV_SHOWN = """
 // Is the chapter list on screen and not covered? (On a phone the theme moves it into a modal dialog.)
 const navs = [...document.querySelectorAll('nav.bd-docs-nav')];
@@ -254,6 +283,10 @@ def test_page_in_browser(site, driver, screenshots, page, width):
         driver.save_screenshot(str(SCREENSHOTS / f"{_slug(page)}-{width}-widget.png"))
         driver.execute_script("window.scrollTo(0, 0);")
     problems += driver.execute_script(INSPECT, width)
+    if page.startswith("ko/"):
+        hangul = driver.execute_async_script(HANGUL)
+        if hangul != "ok":
+            problems.append(hangul)
 
     # Each visible sidebar toggle: at 400 px it must show the hidden chapter list; at 1400 px it must change
     # whether the list shows (the book theme collapses it). Afterwards the page is put back as it was.
@@ -287,21 +320,22 @@ def test_page_in_browser(site, driver, screenshots, page, width):
     assert not problems, f"{page}.html at {width} px:\n  " + "\n  ".join(problems)
 
 
-def test_search_finds_a_term_the_book_uses(site, driver):
+@pytest.mark.parametrize("edition, term", [("", SEARCH_TERM), ("ko/", KOREAN_SEARCH_TERM)])
+def test_search_finds_a_term_the_book_uses(site, driver, edition, term):
     _, base = site
     _set_width(driver, 1400)
-    driver.get(urljoin(base, f"search.html?q={SEARCH_TERM}"))
+    driver.get(urljoin(base, f"{edition}search.html?q={term}"))
     hits, deadline = 0, time.time() + 30
     while time.time() < deadline:
         hits, finished = driver.execute_script(
             "const r = document.querySelectorAll('#search-results ul.search li');"
             "const s = document.querySelector('#search-results');"
-            "return [r.length, !!s && /Search finished|did not match/i.test(s.textContent)];"
+            "return [r.length, !!s && /Search finished|did not match|검색이 완료|일치하는 문서가 없/i.test(s.textContent)];"
         )
         if hits or finished:
             break
         time.sleep(0.2)
-    assert hits > 0, f"searching the book for {SEARCH_TERM!r} found nothing"
+    assert hits > 0, f"searching the {edition or 'English '}book for {term!r} found nothing"
 
 
 class _Links(HTMLParser):
@@ -328,7 +362,7 @@ def test_internal_links_and_anchors():
     build = build_book()
     html = build.html
     assert (html / "index.html").exists(), build.log
-    pages = [p for p in html.rglob("*.html") if not p.relative_to(html).parts[0].startswith("_")]
+    pages = [p for p in html.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(html).parts)]
     parsed = {}
     for page in pages:
         parser = _Links()

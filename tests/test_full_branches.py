@@ -8,7 +8,7 @@ Convention (papermill's): a chapter with a long run has ONE code cell tagged ``p
     DATA_ROOT = cnnbook.data.DEFAULT_ROOT
     DOWNLOAD = True                   # False: use the files already under DATA_ROOT
 
-This test inserts a cell right after it (as papermill does) that switches FULL on with one epoch, 64 training
+(FULL always; the others where the notebook's code reads them.) This test inserts a cell right after it (as papermill does) that switches FULL on with one epoch, 64 training
 images and DATA_ROOT pointing at tiny MNIST / Fashion-MNIST / CIFAR-10 files in their real on-disk formats
 (tests/fakedata.py), DOWNLOAD = False, and executes the whole notebook in a fresh kernel on one thread. Any
 error fails. The kernel gets no network (downloads go to a dead proxy) and an empty TORCH_HOME, so a FULL branch
@@ -96,7 +96,11 @@ def run_full_branch(path: Path, standin_root: Path, tmp_path: Path, monkeypatch)
     assert len(cells) == 1, f"{path.name} has {len(cells)} cells tagged `parameters`; it needs exactly one"
     index = cells[0]
     assigned = _assigned_names(_code(nb.cells[index]))
-    missing = [name for name in PARAMETER_NAMES if name not in assigned]
+    # FULL, and each other parameter the notebook's code reads, is set in the parameters cell (a chapter that
+    # trains nothing does not carry FULL_EPOCHS for show).
+    used = {name for name in PARAMETER_NAMES[1:] for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and i != index and re.search(rf"\b{name}\b", _code(c))}
+    missing = [name for name in PARAMETER_NAMES if (name == "FULL" or name in used) and name not in assigned]
     assert not missing, f"the parameters cell of {path.name} does not assign {missing}"
     full = assigned["FULL"]
     assert isinstance(full, ast.Constant) and full.value is False, "the committed parameters cell must say FULL = False"

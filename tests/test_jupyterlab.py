@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -24,7 +25,12 @@ import pytest
 from bookbuild import ROOT
 from test_browser import driver  # noqa: F401  (the same headless Chromium fixture)
 
-CHAPTERS = ("01_convolution", "07_resnet", "13_unet")
+# name in the lab's folder -> the notebook; the Korean twin of 07 opens as it reads on the Korean site
+NOTEBOOKS = {"01_convolution": ROOT / "notebooks" / "01_convolution.ipynb",
+             "07_resnet": ROOT / "notebooks" / "07_resnet.ipynb",
+             "13_unet": ROOT / "notebooks" / "13_unet.ipynb",
+             "ko_07_resnet": ROOT / "book" / "ko" / "notebooks" / "07_resnet.ipynb"}
+CHAPTERS = tuple(NOTEBOOKS)
 RAW_MYST = ("{cite}", "{doc}", "](#cite:", "```{", ":::{")
 
 READY = """
@@ -53,8 +59,8 @@ def _free_port() -> int:
 def lab():
     """JupyterLab on 127.0.0.1 over a temporary copy of the chapters, with every cell of a notebook rendered."""
     work = Path(tempfile.mkdtemp(prefix="cnnbook-lab-"))
-    for name in CHAPTERS:
-        shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", work)
+    for name, path in NOTEBOOKS.items():
+        shutil.copy(path, work / f"{name}.ipynb")
     settings = work / ".settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     # JupyterLab renders only the cells near the viewport by default; the test reads them all.
@@ -105,7 +111,7 @@ def _open(driver, lab, name: str) -> dict:
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_a_chapter_opens_in_jupyterlab_as_it_reads_on_the_page(driver, lab, name):  # noqa: F811
     state = _open(driver, lab, name)
-    cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    cells = json.loads(NOTEBOOKS[name].read_text(encoding="utf-8"))["cells"]
     assert len(state["cells"]) == len(cells)
     assert not state["dirty"], f"{name} opens as modified"
     raw = [f"cell {i}: {c['text'][:80]!r}" for i, c in enumerate(state["cells"])
@@ -118,6 +124,8 @@ def test_a_chapter_opens_in_jupyterlab_as_it_reads_on_the_page(driver, lab, name
     assert set(solutions) <= set(shown_hidden), "an exercise solution can be read without a click"
     if name == "01_convolution":  # an untrusted notebook cannot show the widget: its line says what to do
         assert any("run this cell" in c["output"] for c in state["cells"])
-    if name == "07_resnet":  # a class cut to its idea, the whole class folded under it
+    if name.startswith("ko_"):  # the Korean twin reads in Korean
+        assert sum(bool(re.search("[\uac00-\ud7a3]", c["text"])) for c in state["cells"]) > len(cells) // 3
+    if name.endswith("07_resnet"):  # a class cut to its idea, the whole class folded under it
         folds = [d for c in state["cells"] for d in c["details"]]
         assert folds and not any(folds)

@@ -15,6 +15,20 @@ from typing import Any
 
 import torch
 
+from cnnbook.i18n import localise
+
+
+def say(name: str, message: str, hint: str = "", **values: Any) -> None:
+    """Print a verdict, ``name: message [Hint: hint]``, in the reader's language (``cnnbook.use_language``).
+
+    ``message`` is a format string filled with ``values`` after it is translated, so an answer of any shape can be
+    shown in a translated sentence; the name and the hint are translated as they are.
+    """
+    line = f"{localise(name)}: {localise(message).format(**values)}"
+    if hint:
+        line += f" {localise('Hint:')} {localise(hint)}"
+    print(line)
+
 
 def _same(answer: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
     if isinstance(expected, torch.Tensor):
@@ -37,12 +51,12 @@ def check(answer: Any, expected: Any, name: str = "answer", rel_tol: float = 1e-
           hint: str = "") -> bool:
     """Print whether ``answer`` matches ``expected`` (numbers within tolerance, tensors by allclose)."""
     if answer is None:
-        print(f"{name}: not answered yet.")
+        say(name, "not answered yet.")
         return False
     if _same(answer, expected, rel_tol, abs_tol):
-        print(f"{name}: correct.")
+        say(name, "correct.")
         return True
-    print(f"{name}: not quite (got {answer!r})." + (f" Hint: {hint}" if hint else ""))
+    say(name, "not quite (got {got}).", hint, got=repr(answer))
     return False
 
 
@@ -50,20 +64,20 @@ def check_function(fn: Callable | None, reference: Callable, cases: list[tuple],
                    rel_tol: float = 1e-5, abs_tol: float = 1e-6) -> bool:
     """Call the reader's ``fn`` and the package's ``reference`` on each argument tuple and compare."""
     if fn is None:
-        print(f"{name}: not answered yet.")
+        say(name, "not answered yet.")
         return False
     for args in cases:
         expected = reference(*args)
         try:
             got = fn(*args)
         except Exception as err:  # the reader's code failing is an answer, not a crash of the checker
-            print(f"{name}: raised {type(err).__name__}: {err} for arguments {args!r}.")
+            say(name, "raised {error} for arguments {args}.", error=f"{type(err).__name__}: {err}", args=repr(args))
             return False
         if not _same(got, expected, rel_tol, abs_tol):
             shown = tuple(getattr(a, "shape", a) for a in args)
-            print(f"{name}: wrong result for arguments {shown!r}.")
+            say(name, "wrong result for arguments {args}.", args=repr(shown))
             return False
-    print(f"{name}: correct on all {len(cases)} cases.")
+    say(name, "correct on all {n} cases.", n=len(cases))
     return True
 
 
@@ -74,16 +88,17 @@ def check_range(answer: Any, low: float, high: float, name: str, quantity: str, 
     ``quantity`` names what the number is ("the test accuracy"); it must lie between 0 and 1.
     """
     if answer is None:
-        print(f"{name}: not answered yet.")
+        say(name, "not answered yet.")
         return False
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not 0 <= answer <= 1:
-        print(f"{name}: give {quantity} as a number between 0 and 1, got {answer!r}.")
+        say(name, "give {quantity} as a number between 0 and 1, got {got}.", quantity=localise(quantity), got=repr(answer))
         return False
     answer = float(answer)  # a Fraction or a NumPy number is a fine answer too
     if low <= answer <= high:
-        print(f"{name}: correct: {answer:.3f} is in the range {low:.2f}-{high:.2f} this {source} lands in.")
+        say(name, "correct: {answer:.3f} is in the range {low:.2f}-{high:.2f} this {source} lands in.", answer=answer, low=low,
+            high=high, source=localise(source))
         return True
-    print(f"{name}: not quite ({answer!r} is outside {low:.2f}-{high:.2f})." + (f" Hint: {hint}" if hint else ""))
+    say(name, "not quite ({got} is outside {low:.2f}-{high:.2f}).", hint, got=repr(answer), low=low, high=high)
     return False
 
 
@@ -94,12 +109,12 @@ def check_letters(answer: Any, options: Mapping[str, str], expected: Set[str], n
     if isinstance(answer, str):
         answer = {answer}
     if not isinstance(answer, (set, frozenset, list, tuple)) or not all(isinstance(x, str) for x in answer):
-        print(f"{name}: give a set of letters such as {{\"a\", \"c\"}}, got {answer!r}.")
+        say(name, "give a set of letters such as {example}, got {got}.", example='{"a", "c"}', got=repr(answer))
         return False
     letters = {x.lower() for x in answer}
     unknown = letters - set(options)
     if unknown:
-        print(f"{name}: choose among {sorted(options)}, got {sorted(unknown)}.")
+        say(name, "choose among {options}, got {got}.", options=sorted(options), got=sorted(unknown))
         return False
     return check(letters, set(expected), name=name, hint=hint)
 

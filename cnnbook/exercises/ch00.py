@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from cnnbook import data as _data
 from cnnbook.data import SHAPES10_CLASSES, SHAPES10_SEED_OFFSETS, Splits, _inside_shape, half_resolution, load_shapes10
 from cnnbook.env import set_seed
-from cnnbook.exercises import check, check_range
+from cnnbook.exercises import check, check_range, say
 from cnnbook.models import small_cnn
 from cnnbook.train import evaluate, fit
 
@@ -72,7 +72,7 @@ def ex2(answer: Iterable[str] | str | None) -> bool:
     names = {answer} if isinstance(answer, str) else set(answer)
     unknown = names - set(SHAPES10_CLASSES)
     if unknown:
-        print(f"Exercise 2: not class names: {sorted(unknown)}; the classes are {SHAPES10_CLASSES}.")
+        say("Exercise 2", "not class names: {unknown}; the classes are {classes}.", unknown=sorted(unknown), classes=SHAPES10_CLASSES)
         return False
     return check(names, set(mirror_changes_class()), name="Exercise 2",
                  hint="a shape survives a mirror if some rotation undoes it: look for a line of symmetry.")

@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 
 from cnnbook.conv import conv2d_naive, conv_output_size, conv_params, conv_transpose_output_size
 from cnnbook.data import load_digits
-from cnnbook.exercises import check, check_function, check_range
+from cnnbook.exercises import check, check_function, check_range, say
 from cnnbook.experiments import run_seeds
 from cnnbook.models import simple_cnn
 from cnnbook.train import evaluate
@@ -55,11 +55,11 @@ def ex3(kernel: torch.Tensor | None) -> bool:
         return check(None, None, name=name)
     kernel = torch.as_tensor(kernel, dtype=torch.float32)
     if kernel.shape != (3, 3):
-        print(f"{name}: not quite (expected a 3x3 kernel, got shape {tuple(kernel.shape)}).")
+        say(name, "not quite (expected a 3x3 kernel, got shape {shape}).", shape=tuple(kernel.shape))
         return False
     got = F.conv2d(SHIFT_IMAGE, kernel.view(1, 1, 3, 3), padding=1)
     if torch.allclose(got, shift_right(SHIFT_IMAGE)):
-        print(f"{name}: correct.")
+        say(name, "correct.")
         return True
     mirrored = F.conv2d(SHIFT_IMAGE, kernel.flip(0, 1).view(1, 1, 3, 3), padding=1)
     hint = (
@@ -67,7 +67,7 @@ def ex3(kernel: torch.Tensor | None) -> bool:
         if torch.allclose(mirrored, shift_right(SHIFT_IMAGE))
         else "output (i, j) must read input (i, j - 1); which kernel cell sits over that pixel?"
     )
-    print(f"{name}: not quite. Hint: {hint}")
+    say(name, "not quite.", hint)
     return False
 
 
@@ -97,7 +97,7 @@ def ex5(kernel_size: int | None, stride: int | None = None, padding: int = 0) ->
     try:
         got = conv_transpose_output_size(14, kernel_size, stride, padding)
     except ValueError as err:
-        print(f"{name}: not quite ({err}).")
+        say(name, "not quite ({error}).", error=err)
         return False
     return check(got, 28, name=name, hint="a transposed convolution outputs (H - 1)S - 2P + K cells.")
 

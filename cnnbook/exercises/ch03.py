@@ -13,7 +13,7 @@ from torch import nn
 
 from cnnbook.data import load_mnist5k
 from cnnbook.env import set_seed
-from cnnbook.exercises import check, check_function, check_range
+from cnnbook.exercises import check, check_function, check_range, say
 from cnnbook.experiments import standardised
 from cnnbook.models.lenet import C3_TABLE, PAPER_BACKGROUND, PAPER_INK, PartialConv2d, lenet5
 from cnnbook.profile import count_params
@@ -86,7 +86,7 @@ def ex6(answer: Any) -> bool:
     """The largest pixel variance any image scaled as in the paper (background -0.1, ink 1.175) can have."""
     expected = largest_input_variance()
     if isinstance(answer, (int, float)) and not isinstance(answer, bool) and abs(answer - expected**0.5) < 2e-3:
-        print("Exercise 6: that is the largest standard deviation; the question asks for the variance.")
+        say("Exercise 6", "that is the largest standard deviation; the question asks for the variance.")
         return False
     return check(answer, expected, name="Exercise 6", rel_tol=5e-3,
                  hint="which image spreads its pixels the most when each lies between -0.1 and 1.175? "

@@ -16,7 +16,7 @@ from torch import nn
 from cnnbook.conv import conv_output_size, pool_output_size
 from cnnbook.data import load_shapes10
 from cnnbook.env import set_seed
-from cnnbook.exercises import check, check_range
+from cnnbook.exercises import check, check_range, say
 from cnnbook.experiments import standardised
 from cnnbook.models.alexnet import PAPER_CHANNELS, AlexNet
 
@@ -93,8 +93,8 @@ def ex6(answer: Any) -> bool:
     if isinstance(answer, numbers.Real) and not isinstance(answer, bool) and 0 < answer < 1:
         expected = default_init_shrink()
         if math.isclose(answer, 1 / expected, rel_tol=0.02):
-            print(f"Exercise 6: that is output / input; the question asks by what factor the signal shrinks "
-                  f"(input / output, a number > 1).")
+            say("Exercise 6", "that is output / input; the question asks by what factor the signal shrinks "
+                "(input / output, a number > 1).")
             return False
     return check(answer, default_init_shrink(), name="Exercise 6", rel_tol=0.02,
                  hint="Var(w) of U(-b, b) is b^2 / 3 with b = 1 / sqrt(fan_in); a ReLU keeps half of the second "

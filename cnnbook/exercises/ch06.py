@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cnnbook.exercises import check, check_function, check_range
+from cnnbook.exercises import check, check_function, check_range, say
 from cnnbook.models.googlenet import INCEPTION_CFG, Inception, InceptionAux, NaiveInception
 from cnnbook.profile import count_params, macs
 
@@ -109,7 +109,7 @@ def ex7(answer: Any) -> bool:
     """The branch of the paper's module 3a (5x5 branch, with reductions) that does the most MACs."""
     costs = branch_macs(Inception(EX4_INPUT[0], *INCEPTION_CFG["3a"], branch3_kernel=5))
     if answer is not None and answer not in EX7_BRANCHES:
-        print(f"Exercise 7: answer with one of {', '.join(map(repr, EX7_BRANCHES))}, got {answer!r}.")
+        say("Exercise 7", "answer with one of {choices}, got {got}.", choices=", ".join(map(repr, EX7_BRANCHES)), got=repr(answer))
         return False
     return check(answer, max(costs, key=costs.get), name="Exercise 7",
                  hint="after the reductions, which convolution reads many channels and writes many, with a kernel "

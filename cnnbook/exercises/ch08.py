@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from cnnbook.exercises import check, check_function, check_range
+from cnnbook.exercises import check, check_function, check_range, say
 from cnnbook.models.densenet import DenseBlock, DenseLayer, DenseNet, densenet121, densenet169
 from cnnbook.profile import count_params
 
@@ -107,7 +107,7 @@ def ex5(answer: Any) -> bool:
 def ex6(answer: Any) -> bool:
     """Whether 6 layers with k = 24 have more, fewer or the same parameters as 12 layers with k = 12 (k0 = 24)."""
     if answer is not None and answer not in EX6_CHOICES:
-        print(f"Exercise 6: answer with one of {', '.join(map(repr, EX6_CHOICES))}, got {answer!r}.")
+        say("Exercise 6", "answer with one of {choices}, got {got}.", choices=", ".join(map(repr, EX6_CHOICES)), got=repr(answer))
         return False
     with torch.device("meta"):
         shallow = count_params(DenseBlock(EX6_SHALLOW[0], EX6_K0, EX6_SHALLOW[1]))

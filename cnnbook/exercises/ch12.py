@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.exercises import check, check_letters, check_range
+from cnnbook.exercises import check, check_letters, check_range, say
+from cnnbook.i18n import localise
 from cnnbook.models.convnext import ConvNeXt, convnext_ladder, convnext_tiny
 from cnnbook.profile import count_params
 from cnnbook.receptive_field import receptive_field_of
@@ -26,7 +27,7 @@ def _pair_of(answer: Any, kind: type | tuple[type, ...], what: str, name: str) -
     if (isinstance(answer, (tuple, list)) and len(answer) == 2
             and all(isinstance(a, kind) and not isinstance(a, bool) for a in answer)):
         return tuple(answer)
-    print(f"{name}: give {what}, got {answer!r}.")
+    say(name, "give {what}, got {got}.", what=localise(what), got=repr(answer))
     return None
 
 
@@ -130,8 +131,8 @@ def ex3(answer: Any) -> bool:
         return check(None, None, name="Exercise 3")
     names = {n.lower(): n for n in ladder_step_names()}
     if not isinstance(answer, str) or " ".join(answer.lower().split()) not in names:
-        print(f"Exercise 3: give one of the ladder's step names as a string, one of {list(names.values())}; "
-              f"got {answer!r}.")
+        say("Exercise 3", "give one of the ladder's step names as a string, one of {names}; got {got}.",
+            names=list(names.values()), got=repr(answer))
         return False
     return check(names[" ".join(answer.lower().split())], _first_activation_free_trunk(), name="Exercise 3",
                  hint="the trunk is the stem, the shortcuts, the downsampling and the head. ResNet-50's trunk has a "
@@ -241,7 +242,7 @@ def ex7(answer: Any) -> bool:
     if answer is None:
         return check(None, None, name="Exercise 7")
     if not isinstance(answer, numbers.Integral) or isinstance(answer, bool):
-        print(f"Exercise 7: give a whole number of parameters, got {answer!r}.")
+        say("Exercise 7", "give a whole number of parameters, got {got}.", got=repr(answer))
         return False
     return check(int(answer), _parameters_with_kernel(), name="Exercise 7",
                  hint="only the depthwise filters change: each block's has k^2 weights per channel, so every block "

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.exercises import check, check_function, check_range
+from cnnbook.exercises import check, check_function, check_range, say
 from cnnbook.models.efficientnet import efficientnet_lite0
 from cnnbook.transfer import scale_gradients
 
@@ -83,7 +83,7 @@ def ex3(fn: Callable | None) -> bool:
         fn(torch.tensor([0, 0, 1]), 2)
     except ValueError:
         return True
-    print("Exercise 3: not yet right: k_per_class([0, 0, 1], 2) should raise ValueError (class 1 has one example)")
+    say("Exercise 3", "not yet right: k_per_class([0, 0, 1], 2) should raise ValueError (class 1 has one example)")
     return False
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from cnnbook.augment import mirror_mismatch
 from cnnbook.batchnorm import BatchNorm2d
 from cnnbook.data import SHAPES10_CLASSES
-from cnnbook.exercises import check, check_letters, check_range
+from cnnbook.exercises import check, check_letters, check_range, say
 
 # Exercise 1: He's standard deviation for a 3x3 convolution 64 -> 128 followed by a ReLU (fan-in mode).
 EX1_IN, EX1_OUT, EX1_KERNEL = 64, 128, 3
@@ -45,7 +45,7 @@ def ex2(answer: Any) -> bool:
     if answer is not None and isinstance(answer, (tuple, list)) and len(answer) == 2:
         biased = 0.9 * 1 + 0.1 * torch.tensor(EX2_VALUES).var(unbiased=False).item()
         if isinstance(answer[1], (int, float)) and abs(answer[1] - biased) < 1e-4:
-            print("Exercise 2: not quite: the running variance stores the unbiased variance (divided by n - 1).")
+            say("Exercise 2", "not quite: the running variance stores the unbiased variance (divided by n - 1).")
             return False
     return check(answer, expected, name="Exercise 2", rel_tol=1e-4,
                  hint="r <- (1 - momentum) * r + momentum * s for the mean and for the variance, starting from 0 and 1; "
@@ -75,7 +75,7 @@ def ex3(answer: Any) -> bool:
     expected = (decayed_value("adamw"), decayed_value("adam"))
     if isinstance(answer, (tuple, list)) and len(answer) == 2 and all(isinstance(a, (int, float)) for a in answer):
         if abs(answer[0] - expected[1]) < 0.02 * expected[1] and abs(answer[1] - expected[0]) < 0.02 * expected[0]:
-            print("Exercise 3: the two values are swapped: the pair is (AdamW, Adam).")
+            say("Exercise 3", "the two values are swapped: the pair is (AdamW, Adam).")
             return False
     return check(answer, expected, name="Exercise 3", rel_tol=EX3_REL_TOL,
                  hint="AdamW multiplies by (1 - lr * decay) per step; Adam divides the decay term by its own size, "
