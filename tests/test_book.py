@@ -35,6 +35,21 @@ def test_exercise_solutions_stay_collapsed_in_jupyterlab_and_colab_too():
     assert not open_solutions, "hide-cell without jupyter.source_hidden: " + ", ".join(open_solutions)
 
 
+def test_a_folded_solution_shows_no_answer_in_its_one_visible_line():
+    # JupyterLab shows the first line of a collapsed cell: in the exercises it is "# Solution", nothing more.
+    telling = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        in_exercises = False
+        for cell in json.loads(nb.read_text())["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                for title in re.findall(r"^## (.*)$", text, re.M):
+                    in_exercises = title.strip().lower().startswith("exercises")
+            elif in_exercises and "hide-cell" in cell["metadata"].get("tags", []) and text.split("\n")[0] != "# Solution":
+                telling.append(f"{nb.name} cell {cell['id']}: {text.splitlines()[0][:60]!r}")
+    assert not telling, "a solution whose first line is more than '# Solution':\n" + "\n".join(telling)
+
+
 def test_notebook_markdown_reads_in_jupyterlab_and_colab_too():
     # JupyterLab and Colab render Markdown cells as CommonMark: MyST roles and directives would show as raw markup.
     # Citations are links, [He et al., 2016](#cite:he2016deep), that the book's Sphinx extension turns back into
