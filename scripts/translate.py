@@ -71,6 +71,13 @@ def main() -> int:
     args = parser.parse_args()
     ok = True
     wanted = [c for c in args.chapters if c != messages.STORE]
+    if args.command == "prune" and args.chapters == [messages.STORE]:
+        stale = {e.en_hash for e in messages.report(args.lang).stale}
+        entries = load_entries(messages.STORE, args.lang)
+        store_path(messages.STORE, args.lang).write_text(
+            format_entries([e for e in entries if e.en_hash not in stale]), encoding="utf-8")
+        print(f"{messages.STORE}: {len(stale)} stale entries dropped")
+        return 0
     if args.command == "merge" and args.chapters == [messages.STORE]:
         entries, unmatched = merge(messages.STORE, args.lang, parse_entries(args.part.read_text(encoding="utf-8")))
         store_path(messages.STORE, args.lang).write_text(format_entries(entries), encoding="utf-8")

@@ -48,11 +48,30 @@ def test_ex4_inverted_residual_params():
     assert not ch09.ex4(None)
 
 
-def test_ex5_narrow_standard_network_accuracy():
-    low, high = ch09.EX5_RANGE
-    assert 0.1 < low < high < 1
-    assert ch09.ex5((low + high) / 2) and ch09.ex5(low) and ch09.ex5(high)
-    assert not ch09.ex5(low - 0.01) and not ch09.ex5(high + 0.01)
-    assert not ch09.ex5(1.5)  # not an accuracy
-    assert not ch09.ex5("0.4")
+def test_ex5_narrow_standard_network_macs_and_cost():
+    import torch
+
+    from cnnbook.profile import macs
+    from cnnbook.records.mobilenet import NARROW, shapes10_net
+
+    narrow = 526_244  # widths 6, 12, 25, 25, 50: the solution prints it
+    with torch.device("meta"):
+        assert macs(shapes10_net(False, NARROW), (3, 32, 32)) == narrow
+    low, high = ch09.EX5_COST_RANGE
+    assert -1 < low < high < 0  # narrowing costs accuracy on every seed 0 to 5; printed differences are all positive
+    assert ch09.ex5((narrow, 0.299 - 0.339))  # seed 0: narrow 0.299, full width 0.339
+    assert ch09.ex5([narrow, (low + high) / 2]) and ch09.ex5((narrow, low)) and ch09.ex5((narrow, high))
+    assert not ch09.ex5((narrow, low - 0.01)) and not ch09.ex5((narrow, high + 0.01))
+    assert not ch09.ex5((3_355_904, 0.0))  # the full-width network: NARROW forgotten
+    assert not ch09.ex5((518_400, 0.241 - 0.339))  # the separable network
+    assert not ch09.ex5((narrow, 0.299))  # the accuracy itself, not the difference
+    assert not ch09.ex5((narrow, 0.040))  # the difference the wrong way round
+    assert not ch09.ex5((narrow, 0.495 - 0.592))  # the record's 15-epoch cost, read off the table
+    assert not ch09.ex5((narrow + 7_844, -0.04))  # close is not enough for a count
+    assert not ch09.ex5(0.299)  # not a pair
+    assert not ch09.ex5((narrow, -0.04, 0.3))
+    assert not ch09.ex5((float(narrow), -0.04))  # MACs are a whole number
+    assert not ch09.ex5((narrow, True))
+    assert not ch09.ex5((narrow, -1.5))
+    assert not ch09.ex5((narrow, "-0.04"))
     assert not ch09.ex5(None)

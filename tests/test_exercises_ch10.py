@@ -52,6 +52,9 @@ def test_ex2_width_two_costs_less_than_four_times():
 def test_ex3_accepts_the_measured_range_only():
     low, high = ch10.EX3_RANGE
     assert ch10.ex3(0.232)  # measured: only the two strided 5x5 convolutions pad symmetrically
+    assert ch10.ex3(0.2415)  # the same photos, with a median that averages the two middle ones
+    assert ch10.ex3(low) and ch10.ex3(high) and not ch10.ex3(high + 0.001)  # the bounds shown are the bounds
+    assert f"{low:.2f}" == str(low) and f"{high:.2f}" == str(high)  # the message shows them exactly
     assert not ch10.ex3(0.209)  # all five strided convolutions reverted (the chapter's comparison)
     assert not ch10.ex3(0.162)  # only the 3x3 ones
     assert not ch10.ex3(1.5)  # not a probability mass

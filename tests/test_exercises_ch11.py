@@ -1,7 +1,11 @@
 """Chapter 11's exercise checkers: right answers (derived by hand) pass, wrong ones and None fail."""
+from collections.abc import Callable
+
+import pytest
 import torch
 
 from cnnbook.exercises import ch11
+from cnnbook.patches import permute_patches, random_permutation
 
 
 def test_ex1_transformations_a_vit_without_positions_cannot_see():
@@ -24,14 +28,51 @@ def test_ex1_checker_leaves_the_global_random_stream_alone():
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_ex2_networks_unaffected_in_distribution():
-    assert ch11.ex2({"a", "b", "c", "e"}) and ch11.ex2(["E", "c", "b", "a"])
-    assert not ch11.ex2({"c", "e"})  # the yardsticks read pixels through independently drawn weights too
-    assert not ch11.ex2({"a", "b", "c", "d", "e"})  # the CNN's shared, local filters cannot absorb the shuffle
-    assert not ch11.ex2({"e"})
+def test_ex2_networks_unaffected_by_a_pixel_shuffle(capsys):
+    assert ch11.ex2({"a", "b"}) and ch11.ex2(["B", "a"])
+    assert "correct" in capsys.readouterr().out
+    assert not ch11.ex2({"a", "b", "c", "e"})  # the page's answer for whole patches: pixels across borders differ
+    assert not ch11.ex2({"a", "b", "e"})  # without position embeddings the tokens still read mixed pixels
+    assert not ch11.ex2({"a"})  # the MLP's first layer moves its columns just as the linear model's
+    assert not ch11.ex2({"a", "b", "d"})  # the CNN's shared filters read neighbours that are no longer neighbours
+    assert "not quite" in capsys.readouterr().out
     assert not ch11.ex2({"x"})
     assert not ch11.ex2(3.5)
     assert not ch11.ex2(None)
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def _pixels_of(rearrange: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The pixel permutation ``rearrange`` makes of a 32x32 image: pixel k of the result is pixel [k] of the input."""
+    return rearrange(torch.arange(32 * 32.0).view(1, 1, 32, 32)).flatten().long()
+
+
+def test_ex2_absorbed_shuffles_found_by_forward_passes():
+    assert ch11._absorbed(torch.arange(32 * 32)) == {"a", "b", "c", "d", "e"}  # nothing moves: every network
+    patches = _pixels_of(lambda x: permute_patches(x, 8, random_permutation(16, seed=0)))  # the page's shuffle
+    assert ch11._absorbed(patches) == {"a", "b", "c", "e"}
+    inside = _pixels_of(lambda x: permute_patches(x.view(1, 1, 4, 8, 4, 8).transpose(3, 5).reshape(1, 1, 32, 32),
+                                                  8, random_permutation(16, seed=0)))
+    assert ch11._absorbed(inside) == {"a", "b", "c", "e"}  # every patch transposed the same way: the projection follows
+
+    def one_patch_transposed(x):
+        x = x.clone()
+        x[..., :8, :8] = x[..., :8, :8].transpose(-1, -2).clone()
+        return x
+    assert ch11._absorbed(_pixels_of(one_patch_transposed)) == {"a", "b"}  # one patch differs from the others
+    assert ch11._absorbed(random_permutation(32 * 32, seed=3)) == {"a", "b"}
+    with pytest.raises(ValueError, match="neighbouring pixels"):
+        ch11._absorbed(_pixels_of(lambda x: torch.flip(x, dims=[3])))  # reversed filters would absorb a flip
+    with pytest.raises(ValueError, match="permutation"):
+        ch11._absorbed(torch.zeros(32 * 32, dtype=torch.long))
+
+
+def test_ex2_checker_leaves_the_global_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ch11.ex2({"a", "b"})
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_ex3_crossover_image_size():

@@ -50,6 +50,10 @@ def test_ex3_k_per_class():
 def test_ex4_accepts_the_measured_range_only():
     low, high = ch15.EX4_RANGE
     assert ch15.ex4(0.641) and ch15.ex4(low) and ch15.ex4(high)
+    # the accuracies the page prints for other runs nearby: the last-layer probe (live mean 0.587, record mean 0.599,
+    # best seed 0.626), the last stage retrained (0.590, 0.593, best seed 0.614), a texture run's seed (0.660)
+    for printed in (0.587, 0.599, 0.626, 0.590, 0.593, 0.614, 0.660):
+        assert not ch15.ex4(printed)
     assert not ch15.ex4(0.50)
     assert not ch15.ex4(0.95)
     assert not ch15.ex4(64.1)  # a percentage, not a fraction

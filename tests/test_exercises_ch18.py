@@ -19,13 +19,28 @@ def test_ex1_ring_traffic_ratio():
 
 
 def test_ex2_what_changes_an_accumulated_gradient():
-    assert ch18.ex2({"b", "c", "e"})
-    assert ch18.ex2(["B", "c", "e"])
-    assert not ch18.ex2({"a", "b", "c", "e"})  # no_sync changes only the communication
-    assert not ch18.ex2({"b", "c"})
-    assert not ch18.ex2({"b", "c", "d", "e"})  # GroupNorm normalizes each example alone
+    # a: the mean of unequal micro-batch means weights the examples of small micro-batches more; b: clipping is not
+    # linear, so clipping the parts is not clipping the whole; e: a class-weighted mean divides each micro-batch
+    # by its own sum of weights. c, d, f keep every example's weight and stay linear.
+    assert ch18.ex2({"a", "b", "e"})
+    assert ch18.ex2(["A", "b", "E"])
+    assert not ch18.ex2({"a", "b"})  # forgets the class weights' denominator
+    assert not ch18.ex2({"a", "b", "c", "e"})  # BatchNorm in eval mode treats each example alone
+    assert not ch18.ex2({"a", "b", "d", "e"})  # a penalty divided by k and added k times is added once
+    assert not ch18.ex2({"a", "b", "e", "f"})  # a sum of sums is the sum
     assert not ch18.ex2({"z"})
     assert not ch18.ex2(None)
+
+
+def test_ex2_gaps_demonstrate_each_claim():
+    # the checker's expected letters come from these gaps, measured on the chapter's network in float64
+    gaps = ch18.ex2_gaps()
+    assert sorted(gaps) == sorted(ch18.EX2_OPTIONS)
+    for letter in "abe":
+        assert gaps[letter] > 1e-3, (letter, gaps[letter])  # a real difference, far above float64 rounding
+    for letter in "cdf":
+        assert gaps[letter] < 1e-12, (letter, gaps[letter])  # float64 rounding only
+    assert ch18.ex2_gaps() == gaps  # computed once, the same on every call
 
 
 def test_ex3_sampler_share():

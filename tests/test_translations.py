@@ -76,6 +76,30 @@ def test_korean_twin_has_the_english_code_numbers_and_figures(path):
                 assert not Counter(DIGITS.findall(eo.text)) - Counter(DIGITS.findall(ko_.text)), f"cell {e.id}"
 
 
+def _unrendered_emphasis(markdown: str) -> list[str]:
+    """Text where * or ** stayed literal: CommonMark does not close "**참조 실행(reference run)**에서", whose closing
+    delimiter sits between punctuation and a letter, as Korean particles put it."""
+    from markdown_it import MarkdownIt
+
+    found = []
+    def walk(tokens):
+        for token in tokens:
+            walk(token.children or [])
+            if token.type == "text" and re.search(r"\*\*|\*[^\s*]", token.content):
+                found.append(token.content[:60])
+    walk(MarkdownIt("commonmark").enable("table").parse(re.sub("\u27e6\\d+\u27e7", "0", markdown)))
+    return found
+
+
+def test_emphasis_renders_in_the_korean_text():
+    found = [f"{store.name} {e.kind} {e.key}: {hit!r}" for store in sorted((ROOT / "cnnbook" / "i18n" / "ko").glob("*.md"))
+             for e in parse_entries(store.read_text(encoding="utf-8")) if e.kind in ("markdown", "output", "summary")
+             for hit in _unrendered_emphasis(e.text)]
+    found += [f"{page.name}: {hit!r}" for page in sorted(KO.glob("*.md"))
+              for hit in _unrendered_emphasis(page.read_text(encoding="utf-8"))]
+    assert not found, "emphasis that shows its asterisks (end it before the bracket: **용어**(term)에서):\n" + "\n".join(found)
+
+
 def test_korean_toc_lists_the_english_chapters_in_order():
     def chapters(path):
         return re.findall(r"notebooks/\w+", path.read_text(encoding="utf-8"))
@@ -186,3 +210,22 @@ def test_checkers_answer_in_the_readers_language(capsys):
     assert korean[1].count("3") >= 3 and "C_in" in korean[1]
     # What the committed Korean notebooks show is what a Korean reader's run prints.
     assert messages.localise_line("Exercise 2: not answered yet.", "ko") == korean[0]
+
+
+def test_a_korean_kernel_displays_the_verdicts_in_korean_with_its_own_numbers():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import Markdown
+
+    nb = read(ROOT / "notebooks" / "05_vgg.ipynb")
+    english = text(next(o.data["text/markdown"] for c in nb.cells if c.id == "a41f02d9" for o in c.outputs
+                        if "text/markdown" in o.get("data", {})))
+    template, numbers = to_template(english)
+    rerun = fill(template, [n + "7" if "." in n else n for n in numbers])  # another run's numbers
+    shell = InteractiveShell.instance()
+    try:
+        i18n.use_language("ko")
+        shown = shell.display_formatter.format(Markdown(rerun))[0]["text/markdown"]
+    finally:
+        i18n.use_language("en")
+    assert re.search(r"[\uac00-\ud7a3]", shown) and not Counter(DIGITS.findall(rerun)) - Counter(DIGITS.findall(shown))
+    assert shell.display_formatter.format(Markdown(rerun))[0]["text/markdown"] == rerun  # English again

@@ -29,8 +29,10 @@ EX2_WIDTH, EX2_RES = 2.0, 224
 
 # Exercise 3 (experimental): the median probability mass (total variation distance) that moves on the chapter's ten
 # centre-cropped photos when only Lite0's two strided 5x5 depthwise convolutions pad symmetrically. Measured 0.232
-# (torch 2.14.1, CPU); all five strided convolutions reverted give 0.209, only the three 3x3 ones 0.162.
-EX3_RANGE = (0.22, 0.245)
+# (torch 2.14.1, CPU; torch.median takes the lower of the two middle photos, a median that averages them gives 0.242);
+# all five strided convolutions reverted give 0.209, only the three 3x3 ones 0.162. The bounds have two decimals,
+# as the checker's message shows them.
+EX3_RANGE = (0.22, 0.25)
 
 
 def ex1(answer: Any) -> bool:

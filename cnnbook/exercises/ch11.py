@@ -1,8 +1,8 @@
 """Checkers for the exercises of chapter 11, "The Vision Transformer".
 
-Each expected answer is computed here from the package's own ViT modules (built on the meta device where only
-their shapes matter, counted with ``cnnbook.profile``) or, for the experiment, is the range that the chapter's
-networks land in, out of the reader's sight.
+Each expected answer is computed here from the package's own modules (the ViT built on the meta device where only
+its shapes matter, counted with ``cnnbook.profile``; the chapter's five networks run forward on shuffled and intact
+images) or, for the experiment, is the range that the chapter's networks land in, out of the reader's sight.
 """
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from cnnbook.exercises import check, check_letters, check_range
+from cnnbook.experiments import linear_model, mlp_model
+from cnnbook.models.simple_cnn import small_cnn
 from cnnbook.models.vit import SelfAttention, small_vit, vit_b_16
-from cnnbook.patches import permute_patches
+from cnnbook.patches import permute_patches, random_permutation, to_patches
 from cnnbook.profile import macs
 
 
@@ -63,7 +65,7 @@ def ex1(answer: Any) -> bool:
                               "the grid?")
 
 
-# Exercise 2 (conceptual): which networks' training runs are unaffected, in distribution, by shuffled patches.
+# Exercise 2 (conceptual): which networks' training runs are unaffected, in distribution, by shuffled pixels.
 EX2_OPTIONS = {
     "a": "the linear model on standardised pixels",
     "b": "the MLP on standardised pixels",
@@ -71,19 +73,90 @@ EX2_OPTIONS = {
     "d": "the small CNN",
     "e": "the small ViT with its position embeddings removed",
 }
-EX2_UNAFFECTED = frozenset({"a", "b", "c", "e"})
-"""A fixed permutation of the inputs is absorbed by re-indexing the weights that read them (the first layer's
-columns, or the position embeddings), whose initial values are independent and identically distributed, and
-Adam treats every weight alike: the shuffled run is an ordinary run from an equally likely start. Without
-position embeddings nothing even needs re-indexing. A convolution's weights are shared across positions and
-read neighbours, so no re-indexing turns the shuffled task into the intact one."""
+EX2_SEED = 11
+"""The seed of the checker's shuffle of the 1,024 pixel positions, ``random_permutation(1024, EX2_SEED)``."""
+
+
+def _random_weights(model: nn.Module, g: torch.Generator) -> nn.Module:
+    """``model`` in eval mode, every parameter redrawn from N(0, 0.3^2) (a zero head would make all logits equal)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3, generator=g)
+    return model.eval()
+
+
+def _absorbed(pixels: Tensor, side: int = 32, patch: int = 8) -> set[str]:
+    """The options whose network absorbs the shuffle ``pixels``: pixel k of a shuffled image is pixel ``pixels[k]``.
+
+    A network absorbs a shuffle when a re-indexing of weights that start as independent draws from one distribution
+    makes it give every shuffled image exactly the logits that the original weights give the intact image. A run on
+    shuffled images is then a run on intact ones from another, equally likely start (Adam updates every number on
+    its own, so the two stay re-indexed copies step after step), and the test accuracies have the same distribution
+    over seeds. The re-indexings are built here and checked by forward passes:
+
+    - the linear model and the MLP read each pixel through its own columns of their first layer: moving the columns
+      with the pixels absorbs any shuffle (the per-channel standardisation does not move);
+    - a ViT applies one matrix, shared by all patches, to each patch's pixels; only the position embeddings belong
+      to a slot, and the matrix's columns to a place inside a patch. So it absorbs a shuffle only if every slot holds
+      the pixels of one whole patch, all arranged inside their patch in one way. A shuffle that moves pixels across
+      patch borders makes tokens of pixels that no token of an intact image reads together: a different task;
+    - the CNN's filters are shared by all positions and read 3x3 neighbourhoods; none of its weights belongs to a
+      position, so a shuffle that parts neighbouring pixels is a different task for it. (Shuffles that keep all
+      neighbours, flips for instance, are not decided here.)
+    """
+    grid = side // patch
+    origin = torch.as_tensor(pixels)
+    if origin.dim() != 1 or not torch.equal(origin.long().sort().values, torch.arange(side * side)):
+        raise ValueError(f"pixels must be a permutation of range({side * side})")
+    origin = origin.long().view(1, 1, side, side)  # where each pixel of the shuffled image comes from
+    rows, cols = origin // side, origin % side
+    neighbours_kept = all(bool((((r[1:] - r[:-1]).abs() + (c[1:] - c[:-1]).abs()) == 1).all())
+                          for r, c in ((rows[0, 0], cols[0, 0]), (rows[0, 0].T, cols[0, 0].T)))
+    if neighbours_kept and not torch.equal(origin.flatten(), torch.arange(side * side)):
+        raise ValueError("this checker decides the CNN only for shuffles that part neighbouring pixels")
+    g = torch.Generator().manual_seed(EX2_SEED)
+    x = torch.randn(4, 3, side, side, generator=g)
+    shuffled = permute_patches(x, 1, origin.flatten())
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(EX2_SEED)
+        nets = {"a": linear_model((3, side, side), 10), "b": mlp_model((3, side, side), 10, hidden=128),
+                "c": small_vit(image_size=side, patch_size=patch), "d": small_cnn(),
+                "e": small_vit(image_size=side, patch_size=patch)}
+    finally:
+        torch.random.set_rng_state(state)
+    nets = {k: _random_weights(net, g) for k, net in nets.items()}
+    with torch.no_grad():
+        nets["e"].encoder.pos_embedding.zero_()
+        intact = {k: net(x) for k, net in nets.items()}
+        for k in ("a", "b"):  # the first layer's columns for pixel j (of each channel) move to where pixel j went
+            first = nets[k][1]
+            first.weight.copy_(first.weight.view(-1, 3, side * side)[:, :, origin.flatten()].flatten(1))
+        slots = to_patches(origin, patch).flatten(2)[0]  # (grid^2, patch^2): each slot's pixels, where from
+        source = (slots // side // patch) * grid + slots % side // patch  # the patch each pixel comes from
+        place = (slots // side % patch) * patch + slots % side % patch  # and its place inside that patch
+        if bool((source == source[:, :1]).all()) and bool((place == place[:1]).all()):
+            for k in ("c", "e"):  # the projection's columns follow the places, the position embeddings the patches
+                proj = nets[k].conv_proj.weight
+                proj.copy_(proj.flatten(2)[:, :, place[0]].view_as(proj))
+            pos = nets["c"].encoder.pos_embedding
+            pos[0, 1:] = pos[0, 1:][source[:, 0]].clone()
+        else:  # some slot mixes pixels of several patches, or patches are rearranged in different ways
+            del nets["c"], nets["e"]
+        if not neighbours_kept:
+            del nets["d"]
+        return {k for k, net in nets.items() if torch.allclose(net(shuffled), intact[k], rtol=1e-4, atol=1e-4)}
 
 
 def ex2(answer: Any) -> bool:
-    """The letters of the networks whose test accuracy, over seeds, does not change when trained on shuffled patches."""
-    return check_letters(answer, EX2_OPTIONS, EX2_UNAFFECTED, name="Exercise 2",
+    """The letters of the networks whose test accuracies, over seeds, do not change when the pixels are shuffled."""
+    if answer is None:
+        return check(None, None, name="Exercise 2")
+    return check_letters(answer, EX2_OPTIONS, _absorbed(random_permutation(32 * 32, seed=EX2_SEED)),
+                         name="Exercise 2",
                          hint="for each network ask: is there a re-indexing of its weights that turns a shuffled "
-                              "input into the intact one, and are those weights' starting values all drawn alike?")
+                              "image into the intact one, and are those weights' starting values all drawn alike? "
+                              "A ViT token reads one patch through one matrix shared by all patches.")
 
 
 # Exercise 3 (conceptual, a number): where ViT-B/16's attention products overtake its MLPs.

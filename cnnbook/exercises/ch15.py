@@ -20,9 +20,10 @@ EX1_FACTOR, EX1_LR = 0.1, 1e-3
 # Exercise 2: Lite0's stage-7 output (the input of the cached last stage) at the native 224 px.
 EX2_SIZE, EX2_STAGES = 224, 8
 # Exercise 4 (experimental): a linear probe on the pooled stage-7 maps (320 features) of Shapes10 at 10 images per
-# class, the mean test accuracy over three seeds. Single seeds 0-5 landed in 0.60-0.69 (means of seeds 0-2 and 3-5:
-# 0.641 and 0.653); the range leaves a margin around that.
-EX4_RANGE = (0.58, 0.72)
+# class, the mean test accuracy over seeds 0, 1 and 2: 0.641 (single seeds 0.618, 0.658, 0.646), the same on every
+# rerun. The range leaves a margin of about 0.01 on either side and stops short of the accuracies the page prints
+# for other runs nearby (0.626, the last-layer probe's best seed; 0.660, a texture run), so that none of them passes.
+EX4_RANGE = (0.63, 0.65)
 
 
 def adam_update_ratio(factor: float = EX1_FACTOR, lr: float = EX1_LR, seed: int = 0) -> float:
@@ -88,8 +89,8 @@ def ex3(fn: Callable | None) -> bool:
 
 
 def ex4(answer: Any) -> bool:
-    """Mean test accuracy (three seeds) of a linear probe on pooled stage-7 maps of Shapes10 at 10 per class."""
+    """Mean test accuracy (seeds 0-2) of a linear probe on pooled stage-7 maps of Shapes10 at 10 per class."""
     return check_range(answer, *EX4_RANGE, name="Exercise 4", quantity="the mean test accuracy",
                        source="probe on the 320 pooled stage-7 features",
-                       hint="pooled(cache.train.tensors[0]) for the features; fit_linear_head as on the page; "
-                            "evaluate on the pooled test maps; average the three seeds.")
+                       hint="pooled(far_cache[\"maps\"].train.tensors[0]) for the features; fit_linear_head with "
+                            "seeds 0, 1 and 2; evaluate each on the pooled test maps; average the three accuracies.")

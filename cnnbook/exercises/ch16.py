@@ -6,11 +6,13 @@ experimental exercise times networks on the reader's machine, so its checker acc
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import numbers
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cnnbook import zoo
-from cnnbook.exercises import check, check_function, check_letters, check_range
+from cnnbook.exercises import check, check_function, check_letters, check_range, say
 
 # Exercise 1: the candidates whose accuracy-vs-MACs front the reader finds.
 EX1_NAMES = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
@@ -84,28 +86,111 @@ def ex5_mac_ratio() -> float:
     return small / large
 
 
-def ex5(answer: Any) -> bool:
-    """Measured batch-1 latency of MobileNetV3-Small over ResNet-50's at 160x160 on one CPU thread, in a range."""
-    return check_range(answer, EX5_LOW, EX5_HIGH, name="Exercise 5",
+def _ex5_timings(timings: Any) -> dict[str, zoo.Timing] | None:
+    """The batch-1 Timing of each of EX5_NAMES at EX5_SIDE, from the list zoo.measure returned (None if not there)."""
+    found = {}
+    for t in timings:
+        if t.name in EX5_NAMES and t.batch_size == 1:
+            if t.name in found:
+                return None
+            found[t.name] = t
+    macs = {n: zoo.count(n, (3, EX5_SIDE, EX5_SIDE))[1] for n in EX5_NAMES}
+    if sorted(found) != sorted(EX5_NAMES) or any(t.resolution != EX5_SIDE or t.macs != macs[n] or
+                                                 not 0 < t.ms < float("inf") for n, t in found.items()):
+        return None
+    return found
+
+
+def ex5(timings: Any) -> bool:
+    """The reader's zoo.measure results: MobileNetV3-Small and ResNet-50 at 160x160, batch 1; their latency ratio in
+    a range."""
+    name = "Exercise 5"
+    if timings is None:
+        return check(None, None, name=name)
+    if not isinstance(timings, (list, tuple)) or not timings or not all(isinstance(t, zoo.Timing) for t in timings):
+        say(name, "give the list of Timing results that zoo.measure returns, got {got}.", got=repr(timings)[:120])
+        return False
+    found = _ex5_timings(timings)
+    if found is None:
+        shown = [(t.name, t.resolution, t.batch_size) for t in timings]
+        say(name, "the list needs one Timing of each of {names} at batch 1 and {size}, measured by zoo.measure; "
+                  "got (name, resolution, batch) {got}.", names=list(EX5_NAMES), size=f"{EX5_SIDE}x{EX5_SIDE}",
+            got=shown)
+        return False
+    fraction = found["mobilenet_v3_small"].ms / found["resnet50"].ms
+    return check_range(fraction, EX5_LOW, EX5_HIGH, name=name,
                        quantity="MobileNetV3-Small's latency over ResNet-50's", source="measurement on a CPU",
-                       hint="zoo.measure([\"mobilenet_v3_small\", \"resnet50\"], resolution=160, batch_sizes=(1,), "
-                            "warmup=2, repeats=10, threads=1), then divide the first ms by the second; on a GPU "
-                            "both are dominated by fixed costs and the ratio says little.")
+                       hint="time both on one CPU thread (threads=1), with warmup=2 and repeats=10; on a GPU both "
+                            "are dominated by fixed costs and the ratio says little.")
 
 
-# Exercise 6 (conceptual): a prediction of exercise 5's fraction at a large batch.
-EX6_BATCH = 32
-EX6_OPTIONS = {
-    "a": "closer to what MACs predict: what a pass pays once, whatever the batch, is a larger share of "
-         "MobileNetV3-Small's batch-1 time than of ResNet-50's",
-    "b": "about the same: both networks' time grows in proportion to the batch",
-    "c": "further from what MACs predict: MobileNetV3-Small reads its weights once per image, ResNet-50 once per pass",
-}
-EX6_RIGHT = frozenset({"a"})
+# Exercise 6: from the reader's fit t(b) = f + b w of both networks at 112x112 (the section on where the time goes),
+# the batch at which the fraction t_small(b) / t_large(b) has come 90% of the way down to its limit w_small / w_large.
+EX6_NAMES = ("mobilenet_v3_small", "resnet50")
+EX6_SHARE = 0.9
 
 
-def ex6(answer: Any) -> bool:
-    """The letter among EX6_OPTIONS that predicts exercise 5's fraction at batch EX6_BATCH."""
-    return check_letters(answer, EX6_OPTIONS, EX6_RIGHT, name="Exercise 6",
-                         hint="write each network's time as t(b) = f + b w, as in the section on where the time "
-                              "goes, and follow (f_small + b w_small) / (f_large + b w_large) as b grows.")
+def _ex6_fit(fit: Any) -> dict[str, tuple[float, float]] | None:
+    """(f, w) of each of EX6_NAMES from a mapping name -> (f, w) or name -> {"f": f, "w": w, ...}; None if not."""
+    if not isinstance(fit, Mapping):
+        return None
+    out = {}
+    for name in EX6_NAMES:
+        value = fit.get(name)
+        if isinstance(value, Mapping):
+            value = (value.get("f"), value.get("w"))
+        if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+            return None
+        out[name] = (float(value[0]), float(value[1]))
+    return out
+
+
+def ex6_batch(fit: Any) -> int | None:
+    """The smallest batch b at which (f_s + b w_s) / (f_l + b w_l) has fallen by EX6_SHARE of the way from its value
+    at b = 1 to its limit w_s / w_l, from the fit (None when the fraction does not fall to a positive limit)."""
+    values = _ex6_fit(fit)
+    if values is None:
+        return None
+    (f_s, w_s), (f_l, w_l) = values["mobilenet_v3_small"], values["resnet50"]
+    if min(w_s, w_l, f_s + w_s, f_l + w_l) <= 0:
+        return None
+
+    def fraction(b):
+        return (f_s + b * w_s) / (f_l + b * w_l)
+
+    limit, start = w_s / w_l, fraction(1)
+    if start <= limit:
+        return None
+    target = start - EX6_SHARE * (start - limit)
+    low, high = 1, 2  # the fraction falls steadily with b: double the batch until it is low enough, then bisect
+    while fraction(high) > target:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fraction(middle) > target else (low, middle)
+    return high
+
+
+def ex6(answer: Any, fit: Any = None) -> bool:
+    """The batch of :func:`ex6_batch`, computed from the reader's own fit (``split`` of the chapter)."""
+    name = "Exercise 6"
+    if answer is None:
+        return check(None, None, name=name)
+    if _ex6_fit(fit) is None:
+        say(name, "pass your fit as the second argument, as in {example}, got {got}.",
+            example="ch16.ex6(answer, split)", got=repr(fit)[:120])
+        return False
+    expected = ex6_batch(fit)
+    if expected is None:
+        say(name, "with this fit the fraction does not fall towards a positive limit as the batch grows (it needs "
+                  "w > 0 and f + w > 0 for both networks, and a batch-1 fraction above w_small / w_large); time "
+                  "the networks again.")
+        return False
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral) and not (
+            isinstance(answer, float) and answer.is_integer()):
+        say(name, "give a whole number of images, got {got}.", got=repr(answer))
+        return False
+    return check(int(answer), expected, name=name,
+                 hint="write the fraction minus its limit as one fraction and see which part of it depends on b; "
+                      "or step b up one at a time.")

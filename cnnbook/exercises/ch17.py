@@ -4,6 +4,7 @@ Each expected answer is computed here with ``cnnbook.evaluate`` and ``cnnbook.ca
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,8 @@ from torch import nn
 
 from cnnbook.cam import occlusion_map
 from cnnbook.evaluate import calibration, per_class_accuracy
-from cnnbook.exercises import check, check_function, check_letters, check_range
+from cnnbook.exercises import check, check_function, check_letters, say
+from cnnbook.i18n import localise
 
 # Exercise 1: four predictions of a two-class model: top-1 confidence and whether it was right, 5 bins.
 EX1_CONFIDENCE = (0.95, 0.90, 0.65, 0.55)
@@ -94,18 +96,31 @@ def ex5(answer: Any) -> bool:
                  hint="every prediction falls in one bin: compare that bin's accuracy with its mean confidence.")
 
 
-# Exercise 6: the small VGG behind a RandomShift, trained on 30 images per class for project.SMALL_EPOCHS epochs
-# with the chapter's recipe; its test accuracy over seeds 0-5 (measured once, with margin).
-EX6_RANGE = (0.25, 0.47)
+# Exercise 6 (experimental): the small VGG behind a RandomShift, trained on 30 images per class for
+# project.SMALL_EPOCHS epochs with the chapter's recipe: its test loss (the mean cross-entropy evaluate returns first).
+EX6_SHIFTED_RANGE = (3.0, 4.7)
+"""The test loss with the shift over seeds 0 to 5: 3.52-4.11 (test accuracy 0.315-0.398; without the shift the loss
+is higher on every seed, 4.82-5.96). The test losses (NLLs) the page prints for its other runs lie between 1.15
+and 2.00, and its accuracies below 1, so no number copied from the page passes."""
 
 
 def ex6(answer: Any) -> bool:
-    """The test accuracy of the shifted small VGG trained on the 300-image set (any seed 0-5)."""
-    low, high = EX6_RANGE
-    return check_range(answer, low, high, name="Exercise 6", quantity="the test accuracy",
-                       source="training (seeds 0 to 5)",
-                       hint="train `project.with_shift(small_vgg)` on `project.project_data(False)['small']` for "
-                            "`project.SMALL_EPOCHS` epochs with `project.RECIPE`, and evaluate on its test split.")
+    """The test loss of the shifted small VGG trained on the 300-image set (any seed 0-5)."""
+    if answer is None:
+        return check(None, None, name="Exercise 6")
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or answer < 0:
+        say("Exercise 6", "give {what}, got {got}.", what=localise("a test loss, a positive number"), got=repr(answer))
+        return False
+    low, high = EX6_SHIFTED_RANGE
+    if low <= answer <= high:
+        say("Exercise 6", "correct: {answer:.2f} is in the range {low:.1f}-{high:.1f} that training on seeds 0 to 5 "
+            "lands in.", answer=float(answer), low=low, high=high)
+        return True
+    say("Exercise 6", "not quite ({got} is outside {low:.1f}-{high:.1f}).",
+        "train `project.with_shift(small_vgg)` on `project.project_data(False)['small']` for "
+        "`project.SMALL_EPOCHS` epochs with `project.RECIPE`, and take the first number `evaluate` returns "
+        "on its test split (the loss, not the accuracy).", got=repr(answer), low=low, high=high)
+    return False
 
 
 # Exercise 7: label-preserving augmentation for a folder of traffic-sign photographs.

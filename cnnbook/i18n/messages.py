@@ -18,7 +18,7 @@ from cnnbook.i18n.notebooks import Report, Unit, load_entries
 STORE = "exercises"
 PHRASE_ARGUMENTS = {"name", "hint", "quantity", "source", "what"}
 # Positions of the phrase arguments of the generic checkers, for calls that pass them positionally.
-POSITIONAL = {"say": (0, 1, 2), "check_range": (3, 4, 5), "_pair_of": (2, 3)}
+POSITIONAL = {"say": (0, 1, 2), "check_range": (3, 4, 5), "_pair_of": (2, 3), "localise": (0,)}
 FIELDS = re.compile(r"\{(\w*)(?::[^}]*)?\}")
 
 
@@ -129,6 +129,7 @@ def localise_line(line: str, lang: str) -> str:
         values = m.groupdict()
         for key in [k for k in values if k.startswith("slot")]:
             translated = translated.replace(slot(int(key[4:])), values.pop(key))
+        values = {k: localise(v, lang) for k, v in values.items()}  # phrases put into a format ("this {source}")
         message = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", translated).format(**values)
         line = f"{localise(name, lang)}: {message}"
         return line + (f" {localise('Hint:', lang)} {localise(hint, lang)}" if hint else "")
