@@ -27,7 +27,8 @@ HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]{3,}")
 HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 
 
-def toc_pages(lang: str) -> set[str]:
+def toc_files(toc_path: Path) -> list[str]:
+    """Every page a table of contents lists (its root first), as paths without the extension."""
     def walk(node):
         if isinstance(node, dict):
             if "file" in node:
@@ -38,8 +39,12 @@ def toc_pages(lang: str) -> set[str]:
             for item in node:
                 yield from walk(item)
 
-    toc = yaml.safe_load(TOCS[lang].read_text(encoding="utf-8"))
-    return {toc["root"], *walk(toc.get("parts", []))}
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    return [toc["root"], *walk(toc.get("parts", [])), *walk(toc.get("chapters", []))]
+
+
+def toc_pages(lang: str) -> set[str]:
+    return set(toc_files(TOCS[lang]))
 
 
 def twin(pagename: str, lang: str) -> str | None:
