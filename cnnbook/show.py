@@ -56,18 +56,26 @@ def teaching_view(cls: type, methods: Iterable[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def show_source(obj: object, *methods: str) -> Markdown:
+def _folded(obj: object) -> str:
+    full = source(obj)
+    return (f"<details><summary>The whole class <code>{obj.__name__}</code> ({len(full.splitlines())} lines)</summary>"
+            f"\n\n```python\n{full}```\n\n</details>")
+
+
+def show_source(obj: object, *methods: str, folded: bool = False) -> Markdown:
     """Display the source of ``obj`` as a highlighted Python block (renders in JupyterLab and the HTML book).
 
     With method names (``show_source(BasicBlock, "forward")``) a class is shown cut to those methods, and its whole
-    source follows, folded, one click away.
+    source follows, folded, one click away. ``folded=True`` shows only the folded whole source (for a class whose
+    idea the page has already written out in brief).
     """
+    if folded:
+        if methods or not inspect.isclass(obj):
+            raise ValueError("folded=True shows a whole class: pass the class and no method names")
+        return Markdown(_folded(obj))
     if not methods:
         return Markdown(f"```python\n{source(obj)}```")
-    full = source(obj)
-    return Markdown(f"```python\n{teaching_view(obj, methods)}```\n\n<details><summary>The whole class "
-                    f"<code>{obj.__name__}</code> ({len(full.splitlines())} lines)</summary>\n\n"
-                    f"```python\n{full}```\n\n</details>")
+    return Markdown(f"```python\n{teaching_view(obj, methods)}```\n\n{_folded(obj)}")
 
 
 def summary_table(rows: Iterable[tuple[str, str]]) -> str:

@@ -145,6 +145,22 @@ def test_a_caption_belongs_to_a_figure_not_to_a_table_beside_it():
     assert not wrapped, "a figure (with its caption and number) around something that is no image: " + "; ".join(wrapped)
 
 
+def test_a_cell_that_draws_several_images_is_one_figure_with_one_caption():
+    build = build_book()
+    repeated = []
+    for path in [*toc_files(), *korean_pages()]:
+        page = (build.html / f"{path}.html").read_text(encoding="utf-8")
+        figures = list(re.finditer(r"<figure\b.*?</figure>", page, re.S))
+        for a, b in zip(figures, figures[1:]):
+            caption = [re.search(r'<span class="caption-text">(.*?)</span>', f.group(0), re.S) for f in (a, b)]
+            if not page[a.end():b.start()].strip() and all(caption) and caption[0].group(1) == caption[1].group(1):
+                repeated.append(f"{path}: {caption[0].group(1)[:60]}")
+    assert not repeated, "figures in a row with the same caption (one figure per image): " + "; ".join(repeated)
+    lenet = (build.html / "notebooks" / "03_lenet.html").read_text(encoding="utf-8")
+    merged = [f for f in re.findall(r"<figure\b.*?</figure>", lenet, re.S) if "six C1 maps and its sixteen C3" in f]
+    assert len(merged) == 1 and merged[0].count("<img") == 3
+
+
 def test_maths_and_widgets_are_served_by_the_site():
     assert not missing_vendor_files(), f"run `make assets` (missing under book/assets/npm: {missing_vendor_files()})"
     build = build_book()

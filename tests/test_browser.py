@@ -3,9 +3,10 @@
 The site is served from 127.0.0.1 by a thread of the standard library's http.server, and each page is opened
 at a desktop width (1400 px) and a phone width (400 px). A page fails on a console error, a failed request,
 any request to a host other than 127.0.0.1 (the book must serve MathJax and the widget manager itself), an
-image that did not load, raw Markdown tables or raw TeX in the rendered text, a page wider than the screen,
-or a sidebar toggle that does nothing. Search must find a term the book uses. One screenshot per page and
-width (and one of the first widget) lands in _build/screenshots/ for a person to look at.
+image that did not load, an image drawn wider than its file, a wide notebook figure shrunk on a phone below
+0.6 of its width (its labels unreadable), raw Markdown tables or raw TeX in the rendered text, a page wider
+than the screen, or a sidebar toggle that does nothing. Search must find a term the book uses. One screenshot
+per page and width (and one of the first widget) lands in _build/screenshots/ for a person to look at.
 
 Chromium and ChromeDriver are Debian's (`make browser` installs them as root). Where they are missing the
 test fails; CNNBOOK_SKIP_BROWSER=1 skips it on purpose. Every internal link and anchor is checked without a
@@ -139,6 +140,23 @@ const problems = [];
 const width = arguments[0];  // the emulated screen's width (a phone may zoom out and widen innerWidth)
 for (const img of document.images) {
   if (img.naturalWidth === 0) problems.push('image did not load: ' + (img.currentSrc || img.src));
+}
+// A figure is never blown up past its pixels, and on a phone a wide one (a row of panels with 9-point labels)
+// is not shrunk until its text is unreadable (book/assets/figures.js lets it scroll instead). An explorer's
+// picture is left out: its widget shows it at half its pixels, for high-density screens.
+for (const img of document.images) {
+  const drawn = img.getBoundingClientRect().width;
+  if (img.naturalWidth === 0 || drawn === 0) continue;
+  const name = (img.currentSrc || img.src).split(/[/?#]/).filter(Boolean).pop();
+  if (drawn > img.naturalWidth + 1) {
+    problems.push(`image drawn wider than its file: ${name} is ${Math.round(drawn)} px wide on screen, `
+                  + `${img.naturalWidth} px in the file`);
+  }
+  if (width < 600 && img.naturalWidth >= 700 && drawn < 0.6 * img.naturalWidth && img.closest('.cell_output')
+      && !img.closest('.jupyter-widgets, .widget-subarea')) {
+    problems.push(`notebook figure too small to read at ${width} px: ${name} is drawn ${Math.round(drawn)} px `
+                  + `wide, under 0.6 x its ${img.naturalWidth} px`);
+  }
 }
 const mathNodes = [...document.querySelectorAll('span.math, div.math')];
 const unrendered = mathNodes.filter(el => !el.querySelector('mjx-container'));
@@ -283,10 +301,9 @@ def test_page_in_browser(site, driver, screenshots, page, width):
         driver.save_screenshot(str(SCREENSHOTS / f"{_slug(page)}-{width}-widget.png"))
         driver.execute_script("window.scrollTo(0, 0);")
     problems += driver.execute_script(INSPECT, width)
-    if page.startswith("ko/"):
-        hangul = driver.execute_async_script(HANGUL)
-        if hangul != "ok":
-            problems.append(hangul)
+    hangul = driver.execute_async_script(HANGUL)  # an English page's only Hangul is its link to the Korean twin
+    if hangul != "ok" and (page.startswith("ko/") or hangul != "no Hangul in the page"):
+        problems.append(hangul)
 
     # Each visible sidebar toggle: at 400 px it must show the hidden chapter list; at 1400 px it must change
     # whether the list shows (the book theme collapses it). Afterwards the page is put back as it was.

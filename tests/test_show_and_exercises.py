@@ -96,6 +96,18 @@ def test_teaching_view_keeps_the_idea_and_folds_the_class():
     assert source(BasicBlock) in shown  # the whole class, one click away
 
 
+def test_folded_source_shows_only_the_whole_class_one_click_away():
+    from cnnbook.models.resnet import BasicBlock
+
+    shown = show_source(BasicBlock, folded=True).data
+    assert shown.startswith("<details><summary>The whole class <code>BasicBlock</code>") and shown.endswith("</details>")
+    assert source(BasicBlock) in shown and shown.count("```python") == 1
+    with pytest.raises(ValueError, match="whole class"):
+        show_source(BasicBlock, "forward", folded=True)
+    with pytest.raises(ValueError, match="whole class"):
+        show_source(count_params, folded=True)
+
+
 def test_teaching_view_rejects_what_it_cannot_show():
     from cnnbook.models.resnet import BasicBlock
     from cnnbook.show import teaching_view

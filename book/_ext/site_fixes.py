@@ -10,7 +10,9 @@
   book links every citation to its bibliography.
 - myst-nb wraps every output of a cell whose metadata carries a figure caption in a figure with that caption,
   so a cell that displays a results table and then plots it showed the caption (and used a figure number) twice.
-  Outputs without an image are unwrapped while the page is read, before figures are numbered.
+  Outputs without an image are unwrapped while the page is read, before figures are numbered. A cell that draws
+  several images in a row (a digit, then its feature maps) got one figure per image, each with the same caption
+  and its own number: they become one figure holding every image, with the caption once.
 """
 from __future__ import annotations
 
@@ -63,9 +65,41 @@ class UnwrapFiguresWithoutImages(Transform):
             figure.replace_self([c for c in figure.children if not isinstance(c, (nodes.caption, nodes.legend))])
 
 
+class MergeFiguresOfOneCaption(Transform):
+    """Figures side by side in one cell's output with the same caption are one figure: its images, one caption."""
+
+    default_priority = 801  # after UnwrapFiguresWithoutImages, before figures are numbered
+
+    def apply(self, **kwargs: Any) -> None:
+        for parent in {id(f.parent): f.parent for f in self.document.findall(nodes.figure)}.values():
+            run: list[nodes.figure] = []
+            for child in [*parent.children, None]:
+                if isinstance(child, nodes.figure) and run and _caption(child) == _caption(run[0]) is not None:
+                    run.append(child)
+                    continue
+                if len(run) > 1:
+                    _merge(run)
+                run = [child] if isinstance(child, nodes.figure) else []
+
+
+def _caption(figure: nodes.figure) -> str | None:
+    caption = next(iter(figure.findall(nodes.caption)), None)
+    return None if caption is None else caption.astext()
+
+
+def _merge(run: list[nodes.figure]) -> None:
+    last = run[-1]
+    images = [c for f in run[:-1] for c in f.children if not isinstance(c, (nodes.caption, nodes.legend))]
+    for figure in run[:-1]:
+        figure.parent.remove(figure)
+    for i, node in enumerate(images):
+        last.insert(i, node)
+
+
 def setup(app):
     # Run after every other extension has added its page scripts (myst-nb adds the widget manager here).
     app.connect("html-page-context", drop_duplicate_scripts, priority=990)
     app.connect("source-read", citation_links_to_roles)
     app.add_transform(UnwrapFiguresWithoutImages)
+    app.add_transform(MergeFiguresOfOneCaption)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
