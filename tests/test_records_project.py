@@ -99,3 +99,32 @@ def test_the_record_repeats_the_pages_runs_and_trains_the_candidates_longer():
         assert {k: v for k, v in long.recipe.items() if k != "epochs"} == RECIPE and long.recipe["epochs"] > PAGE_EPOCHS
     with_aug, without = (CANDIDATES_RECORD.arm(n) for n in project.SHIFT_ARMS)
     assert with_aug.recipe == without.recipe and with_aug.data == without.data == "small"
+
+
+def test_the_pretrained_candidate_takes_the_projects_16x16_images():
+    from cnnbook.records import project_pretrained as pre
+    from cnnbook.transfer import RandomTranslate
+
+    small = torch.rand(3, 3, 16, 16)
+    big = pre.enlarge(TensorDataset(small, torch.tensor([0, 1, 2])))
+    assert big.tensors[0].shape == (3, 3, 64, 64) and big.tensors[1].tolist() == [0, 1, 2]
+    # bilinear enlargement keeps each image's mean colour (up to the border pixels' weights): no rescaling of values
+    assert torch.allclose(big.tensors[0].mean((2, 3)), small.mean((2, 3)), atol=0.05)
+    net = pre.pretrained_candidate().eval()
+    assert isinstance(net[1][0], RandomTranslate)
+    assert torch.equal(net[0](small), big.tensors[0])  # the network enlarges exactly as the probe's cached data
+    assert net(small).shape == (3, 10)
+
+
+def test_the_pretrained_record_repeats_the_pages_run_and_uses_chapter_15s_recipes():
+    from cnnbook.records import project_pretrained as pre
+    from cnnbook.records.transfer import PROBE, WHOLE
+
+    record = pre.PRETRAINED_RECORD
+    (live,) = [a for a in record.arms if a.live]
+    assert live.name == page_arm("home-made CNN") and dict(live.recipe) == dict(RECIPE, epochs=PAGE_EPOCHS)
+    assert live.build is CANDIDATES["home-made CNN"]
+    assert record.arm(pre.PROBE_ARM).recipe == PROBE and record.arm(pre.PROBE_ARM).data == "lite_vectors"
+    tuned = record.arm(pre.FINETUNED_ARM)
+    assert dict(tuned.recipe) == dict(WHOLE, lr=pre.FINETUNE_LR, epochs=pre.FINETUNE_EPOCHS)
+    assert tuned.probe is calibration_probe

@@ -7,9 +7,9 @@
 See :mod:`cnnbook.records.core` for what a record holds.
 """
 # each module registers its records
-from cnnbook.records import (alexnet, convnext, convnext_design, densenet, detection, digits, efficientnet, erf,  # noqa: F401
-                             googlenet, mobilenet, project, resnet, shapes10, training, transfer, unet, vgg, vit,
-                             vit_patches)
+from cnnbook.records import (alexnet, convnext, convnext_design, convnext_shifted, densenet, detection,  # noqa: F401
+                             digits, efficientnet, erf, googlenet, mobilenet, project, project_pretrained, resnet,
+                             shapes10, training, transfer, unet, vgg, vit, vit_patches)
 from cnnbook.records.core import (RECORD_SEEDS, YARDSTICKS, Arm, Record, Reference, check_record, curves,
                                   default_path, get_record, load_record, register, registry, run_record,
                                   shapes10_data, train_arm, yardsticks)
