@@ -22,6 +22,14 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 OLD_VENV  := _build/oldtorch-venv
 OLD_PINS  := torch==2.4.1 torchvision==0.19.1 "numpy<2" pytest==9.2.0 torchmetrics==1.9.0 pycocotools==2.0.11
 
+# On x86, every target computes with AVX2 code in torch's kernels, MKL and oneDNN, even on a CPU with AVX-512, so
+# that the committed outputs and the records repeat bit for bit on any x86 CPU with AVX2 (cnnbook.env.NUMERICS_PINS).
+ifeq ($(shell uname -m),x86_64)
+export ATEN_CPU_CAPABILITY := avx2
+export MKL_CBWR := AVX2
+export ONEDNN_MAX_CPU_ISA := AVX2
+endif
+
 .PHONY: book test lab bench execute clean assets browser test-oldtorch record records
 
 $(STAMP): requirements.txt pyproject.toml

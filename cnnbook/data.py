@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from cnnbook.datacache import cached
+
 
 class Splits(NamedTuple):
     """Train, validation and test sets."""
@@ -429,13 +431,18 @@ class Shapes10:
         return TensorDataset(self.images, self.labels)
 
 
+CACHED_FROM = 200
+"""Shapes10 sets and scenes of at least this many images are kept in the disk cache (:mod:`cnnbook.datacache`)."""
+
+
 def make_shapes10(n: int, image_size: int = 32, seed: int = 0) -> Shapes10:
     """Generate ``n`` Shapes10 images: ten classes that differ only by the *shape* of one object.
 
     Each object has a random colour, size, rotation, aspect, position and shading, and sits on a
     random crop of a real photograph (flipped, channels shuffled, contrast lowered) with small
     clutter behind it, an occluding bar over it in a quarter of the images, and Gaussian noise.
-    Classes are balanced (``n // 10`` or one more each). The same seed always gives the same data.
+    Classes are balanced (``n // 10`` or one more each). The same seed always gives the same data (sets of
+    ``CACHED_FROM`` images or more are read from the disk cache after the first time, see :mod:`cnnbook.datacache`).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -443,7 +450,13 @@ def make_shapes10(n: int, image_size: int = 32, seed: int = 0) -> Shapes10:
         raise ValueError(f"image_size must be an int >= 16, got {image_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    size = image_size
+    draw = functools.partial(_draw_shapes10, n, image_size, seed)
+    if n < CACHED_FROM:
+        return draw()
+    return cached(Shapes10, "shapes10", {"n": n, "image_size": image_size, "seed": seed}, draw)
+
+
+def _draw_shapes10(n: int, size: int, seed: int) -> Shapes10:
     rng = np.random.default_rng(seed)
     bank = _background_bank(size)
     painter = _Painter(size)
@@ -573,7 +586,15 @@ def make_scenes(
     unknown = [c for c in classes if c not in SHAPES10_CLASSES]
     if not classes or unknown or len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct names from {SHAPES10_CLASSES}, got {classes!r}")
-    size = image_size
+    draw = functools.partial(_draw_scenes, n, image_size, max_objects, classes, seed)
+    if n < CACHED_FROM:
+        return draw()
+    args = {"n": n, "image_size": image_size, "max_objects": max_objects, "classes": list(classes), "seed": seed,
+            "min_visible": SCENE_MIN_VISIBLE}
+    return cached(Scenes, "scenes", args, draw)
+
+
+def _draw_scenes(n: int, size: int, max_objects: int, classes: tuple[str, ...], seed: int) -> Scenes:
     rng = np.random.default_rng(seed)
     bank = _background_bank(size)
     painter = _Painter(size)

@@ -19,6 +19,21 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+NUMERICS_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+"""What `make` sets for the tests, benchmark and records: torch's own kernels, MKL and oneDNN all use AVX2 code,
+so that an x86 CPU with AVX-512 rounds as one without it does and the committed numbers repeat on both."""
+
+
+def cpu_numerics() -> str:
+    """The CPU code path this process computes with: torch's vector instructions and any MKL/oneDNN pins.
+
+    Two machines with the same torch and the same string add floating-point numbers in the same order; a
+    different string (say AVX512 against AVX2) rounds differently, and training amplifies the difference.
+    """
+    pins = [f"{k}={os.environ[k]}" for k in ("MKL_CBWR", "ONEDNN_MAX_CPU_ISA") if os.environ.get(k)]
+    return " ".join([torch.backends.cpu.get_cpu_capability(), *pins])
+
+
 def set_seed(seed: int = 0) -> None:
     """Seed Python, NumPy and torch (all devices) so that runs repeat exactly on the CPU."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

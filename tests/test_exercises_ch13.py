@@ -124,6 +124,7 @@ def test_dice_and_iou_are_tied():
 def test_ex6_accepts_the_measured_range_only():
     low, high = ch13.EX6_RANGE
     assert ch13.ex6(3_695) and ch13.ex6(low) and ch13.ex6(high)  # seed 0: 23,574 - 19,879 pixels
+    assert ch13.ex6(22_995 - 20_745)  # seed 0 on an AVX2 code path
     assert ch13.ex6(torch.tensor(3_695))  # a count straight from a tensor sum
     assert not ch13.ex6(-3_695)  # the subtraction the other way round
     assert not ch13.ex6(19_879) and not ch13.ex6(23_574)  # one run's count, not the difference

@@ -99,6 +99,31 @@ def test_fingerprint_says_equal_or_refuses_a_stale_record(tmp_path):
     assert "compare with care" in other.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.26]))
 
 
+def test_a_record_from_another_cpu_code_path_is_compared_not_refused(tmp_path, monkeypatch):
+    from cnnbook.env import cpu_numerics
+
+    ref = _reference(tmp_path, [0.5, 0.25])
+    arm = ref.runs[0].name
+    assert ref.meta["numerics"] == cpu_numerics() and cpu_numerics() in ref.provenance()
+    assert ref.same_code_path
+    ref.meta["numerics"] = "AVX512"  # made on a CPU whose torch ran its AVX-512 kernels
+    assert not ref.same_code_path
+    said = ref.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.26]))
+    assert "[0.5, 0.25]" in said and "[0.5, 0.26]" in said and "AVX512" in said and "compare with care" in said
+    del ref.meta["numerics"]  # a record made before the code path was stored
+    assert "unrecorded code path" in ref.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.26]))
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    assert "MKL_CBWR=COMPATIBLE" in cpu_numerics()
+
+
+def test_the_makefile_pins_the_code_path_the_package_documents():
+    from cnnbook.env import NUMERICS_PINS
+
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
+    for name, value in NUMERICS_PINS.items():
+        assert f"export {name} := {value}\n" in makefile
+
+
 def test_records_refuse_bad_definitions():
     build = lambda: torch.nn.Linear(1, 1)  # noqa: E731
     with pytest.raises(ValueError, match="unknown recipe keys"):

@@ -123,9 +123,11 @@ def dice_matches_iou(pred: torch.Tensor, target: torch.Tensor) -> bool:
 
 # Exercise 6 (experimental): the live U-Net with skips, seed 0, trained with cross-entropy alone (no Dice term); the
 # answer is how many more test pixels the page's seed-0 run (with the Dice term) labels as a shape than that run does.
-EX6_RANGE = (2_500, 5_000)
-"""Where that difference lands: 3,695 pixels on seed 0 (the run the exercise asks for); seeds 1 to 5, each against
-the Dice run of the same seed, give 1,485 to 4,703, all positive. Both bounds leave a margin around seed 0."""
+EX6_RANGE = (1_000, 5_500)
+"""Where that difference lands: on seed 0 (the run the exercise asks for) 3,695 pixels on one CPU code path and
+2,250 on another (AVX2: torch's sums round differently, and training moves the count as much as a new seed does);
+seeds 1 to 5, each against the Dice run of the same seed, give 1,485 to 4,703, all positive. The range covers them
+all with a margin, and still refuses one run's count, the subtraction the wrong way round and an mIoU."""
 
 
 def ex6(answer: Any) -> bool:
