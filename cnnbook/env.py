@@ -20,18 +20,46 @@ def get_device() -> torch.device:
 
 
 NUMERICS_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-"""What `make` sets for the tests, benchmark and records: torch's own kernels, MKL and oneDNN all use AVX2 code,
-so that an x86 CPU with AVX-512 rounds as one without it does and the committed numbers repeat on both."""
+"""What `make` sets for the tests, benchmark and records: torch's own kernels, MKL and oneDNN all use AVX2 code.
+
+This narrows the differences between CPUs but does not remove them: MKL follows the pin only on Intel CPUs (on
+others it keeps its own choice), and oneDNN's convolutions sum in an order that can depend on the processor, so
+an AMD EPYC and an Intel Xeon, both pinned, round the same training differently."""
+
+
+def cpu_model() -> str:
+    """The processor: its model name and, on x86 Linux, vendor, family and model number (empty parts left out)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if not line.strip():
+                    break  # the first processor describes them all
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    detail = " ".join(f"{label} {fields[key]}" if label else fields[key]
+                      for key, label in (("vendor_id", ""), ("cpu family", "family"), ("model", "model"))
+                      if fields.get(key))
+    return f"{name} ({detail})" if detail else name
 
 
 def cpu_numerics() -> str:
-    """The CPU code path this process computes with: torch's vector instructions and any MKL/oneDNN pins.
+    """The CPU code path this process computes with: torch's vector instructions, the MKL/oneDNN pins, the CPU.
 
-    Two machines with the same torch and the same string add floating-point numbers in the same order; a
-    different string (say AVX512 against AVX2) rounds differently, and training amplifies the difference.
+    Two processes with the same torch and the same string add floating-point numbers in the same order. A
+    different string (AVX512 against AVX2, or another processor) may round differently, and training amplifies
+    the difference: the same seed then reaches other accuracies.
     """
     pins = [f"{k}={os.environ[k]}" for k in ("MKL_CBWR", "ONEDNN_MAX_CPU_ISA") if os.environ.get(k)]
-    return " ".join([torch.backends.cpu.get_cpu_capability(), *pins])
+    return " ".join([torch.backends.cpu.get_cpu_capability(), *pins, "on", cpu_model()])
+
+
+def executed_with() -> str:
+    """What a notebook's committed outputs depend on: the torch version and the CPU code path."""
+    return f"torch {torch.__version__.split('+')[0]}, {cpu_numerics()}"
 
 
 def set_seed(seed: int = 0) -> None:

@@ -17,6 +17,8 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 
+from cnnbook.env import executed_with
+
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S, BUDGET_GB, BOOK_BUDGET_S = 60.0, 4.0, 15 * 60.0
 
@@ -57,6 +59,7 @@ def run(path: Path, write: bool) -> tuple[float, float, float]:
     watcher.join()
     if write:
         nb.metadata["kernelspec"] = KERNELSPEC  # as JupyterLab names the kernel: the notebook opens unmodified
+        nb.metadata.setdefault("cnnbook", {})["executed_with"] = executed_with()  # see tests/nbval_machine.py
         nbformat.write(nb, path)
     return seconds, peak[0] / 2**30, cpu[0]
 

@@ -114,6 +114,17 @@ def test_a_record_from_another_cpu_code_path_is_compared_not_refused(tmp_path, m
     assert "unrecorded code path" in ref.fingerprint(arm, SeedRuns("page", [0, 1], [0.5, 0.26]))
     monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
     assert "MKL_CBWR=COMPATIBLE" in cpu_numerics()
+    ref.meta.update(numerics="AVX2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2", cpu="AMD EPYC")  # pinned, another CPU
+    assert not ref.same_code_path and "AMD EPYC, AVX2 MKL_CBWR=AVX2" in ref.provenance()
+
+
+def test_the_code_path_names_the_processor():
+    from cnnbook.env import cpu_model, cpu_numerics, executed_with
+
+    model = cpu_model()
+    assert model and cpu_numerics().endswith(f" on {model}") and executed_with().endswith(cpu_numerics())
+    if Path("/proc/cpuinfo").exists() and "vendor_id" in Path("/proc/cpuinfo").read_text():
+        assert " family " in model and " model " in model  # two CPUs with one marketing name stay apart
 
 
 def test_the_makefile_pins_the_code_path_the_package_documents():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import multiprocessing
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ from torch import nn
 import cnnbook
 from cnnbook.data import Splits, load_shapes10
 from cnnbook.detection import collate_boxes, mean_average_precision
-from cnnbook.env import cpu_numerics, set_seed
+from cnnbook.env import cpu_model, cpu_numerics, set_seed
 from cnnbook.experiments import SeedRuns, linear_model, load_runs, mlp_model, save_runs, standardised
 from cnnbook.models import small_cnn
 from cnnbook.models.yolo import SCENE_ANCHORS, YOLOLoss, decode_predictions
@@ -281,7 +280,7 @@ def run_record(name: str, quick: bool = False, out: str | Path | None = None, jo
                              [r["history"] for r in mine], mine[0]["params"], extra=extra))
     save_runs(runs, out, claim=record.claim, chapter=record.chapter, data=record.data_note, seeds=list(seeds),
               quick=quick, command=f"make record NAME={name}", cnnbook=cnnbook.__version__,
-              torch=torch.__version__.split("+")[0], cpu=_cpu_name(), numerics=cpu_numerics(), threads=1, jobs=jobs,
+              torch=torch.__version__.split("+")[0], cpu=cpu_model(), numerics=cpu_numerics(), threads=1, jobs=jobs,
               seconds=round(sum(r["cpu_seconds"] for r in results), 1), wall_seconds=round(wall, 1),
               date=datetime.date.today().isoformat(), **({"baselines": baselines} if baselines is not None else {}))
     log(f"wrote {out}: {sum(r['cpu_seconds'] for r in results) / 60:.1f} CPU minutes, {wall / 60:.1f} minutes wall")
@@ -291,16 +290,6 @@ def run_record(name: str, quick: bool = False, out: str | Path | None = None, jo
 def _progress(result: dict, done: int, total: int) -> str:
     return (f"[{done:>3}/{total}] {result['arm']:44.44} seed {result['seed']}  test {result['test_acc']:.3f}  "
             f"train loss {result['history'].train_loss[-1]:.3f}  {result['cpu_seconds']:6.1f} CPU s")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -339,7 +328,8 @@ class Reference:
     def provenance(self) -> str:
         """One line: when, with what, on what, at what cost, and the command that regenerates it."""
         m = self.meta
-        cpu = f"{m['cpu']}, {m['numerics']}" if "numerics" in m else m["cpu"]
+        numerics = m.get("numerics", "")  # the code path; records made before it named the CPU give both
+        cpu = numerics if " on " in numerics else ", ".join(filter(None, (m["cpu"], numerics)))
         return (f"Recorded {m['date']} with cnnbook {m['cnnbook']} and torch {m['torch']} on {m['threads']} thread per "
                 f"run ({cpu}): {len(m['seeds'])} seeds per arm, {m['seconds'] / 60:.0f} CPU minutes in all. "
                 f"Regenerate it with `{m['command']}`.")
@@ -374,7 +364,7 @@ class Reference:
                              f"it was recorded; rerun `{self.meta['command']}`")
         return (f"The record's repeat of this page's run ({arm}) gives {theirs} on seeds "
                 f"{', '.join(map(str, live.seeds))}, this page {live.test_acc}: the record was computed with torch "
-                f"{made[0]} on {made[1]}, this page with torch {here[0]} on {here[1]}. Another CPU code path rounds "
+                f"{made[0]} and {made[1]}, this page with torch {here[0]} and {here[1]}. Another CPU code path rounds "
                 "floating-point sums differently and training amplifies the difference, so here this check cannot tie "
                 f"the record to the code (`{self.meta['command']}` on this machine would): compare with care.")
 
