@@ -38,6 +38,9 @@ def test_foreign_notebooks_are_those_from_another_code_path(tmp_path):
     unknown = _notebook(tmp_path / "unknown.ipynb", "print(1)", "1\n", None)
     assert foreign_notebooks([same, other, unknown], here) == {
         other: "torch 2.14.1, AVX512 on another CPU", unknown: None}
+    unpinned = _notebook(tmp_path / "unpinned.ipynb", "print(1)", "1\n",
+                         here.split(",")[0] + ", AVX512 on " + here.rsplit(" on ", 1)[-1])
+    assert foreign_notebooks([unpinned], here) == {}  # this processor, other pins: compared, so a mismatch fails
 
 
 def _run(pytester: pytest.Pytester, notebook: Path) -> pytest.RunResult:
