@@ -8,15 +8,18 @@ Convention (papermill's): a chapter with a long run has ONE code cell tagged ``p
     DATA_ROOT = cnnbook.data.DEFAULT_ROOT
     DOWNLOAD = True                   # False: use the files already under DATA_ROOT
 
-(FULL always; the others where the notebook's code reads them.) This test inserts a cell right after it (as papermill does) that switches FULL on with one epoch, 64 training
-images and DATA_ROOT pointing at tiny MNIST / Fashion-MNIST / CIFAR-10 files in their real on-disk formats
-(tests/fakedata.py), DOWNLOAD = False, and executes the whole notebook in a fresh kernel on one thread. Any
-error fails. The kernel gets no network (downloads go to a dead proxy) and an empty TORCH_HOME, so a FULL branch
-that still downloads something fails here instead of passing on a machine that happens to have a cache.
+(FULL always; the others where the notebook's code reads them.) This test inserts a cell right after it (as
+papermill does) that switches FULL on with one epoch, 64 training images and DATA_ROOT pointing at tiny MNIST /
+Fashion-MNIST / CIFAR-10 files in their real on-disk formats (tests/fakedata.py), DOWNLOAD = False, and executes
+in a fresh kernel on one thread the cells that read a parameter together with every cell they depend on
+(tests/cellslice.py: the first cell, and each cell that binds or changes a name a kept cell reads). The other
+cells read no parameter and run the same either way; nbval runs them. Any error fails, a dependency the slice
+missed included (a NameError).
+The kernel gets no network (downloads go to a dead proxy) and an empty TORCH_HOME, so a FULL branch that still
+downloads something fails here instead of passing on a machine that happens to have a cache.
 
 A notebook that never mentions FULL is skipped; one that mentions FULL without a parameters cell fails.
-Each notebook runs whole (its budget is 60 s on one thread), so this roughly doubles the notebooks' share of
-`make test`; deselect it for a quick run with ``-k "not full_branch"``. CI (`make test`) runs it. The executed
+Deselect these tests for a quick run with ``-k "not full_branch"``; CI (`make test`) runs them. The executed
 notebook is saved under pytest's tmp_path for inspection.
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import fakedata
 import nbformat
+from cellslice import needed_cells
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -107,6 +111,15 @@ def run_full_branch(path: Path, standin_root: Path, tmp_path: Path, monkeypatch)
 
     injected = nbformat.v4.new_code_cell(_injected(standin_root), metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(index + 1, injected)
+    # Only the cells the FULL cells need: those that build what they read (tests/cellslice.py). The rest of the
+    # chapter does not read FULL, runs the same either way, and nbval runs it already.
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    sources = [_code(nb.cells[i]) for i in code]
+    reads_parameters = re.compile(rf"\b({'|'.join(PARAMETER_NAMES)})\b")
+    targets = [k for k, i in enumerate(code) if i not in (index, index + 1) and reads_parameters.search(sources[k])]
+    kept = [code[k] for k in needed_cells(sources, targets, always=[0, code.index(index), code.index(index) + 1])]
+    original = {i: i - (i > index) for i in kept}  # index in the committed notebook, for the messages below
+    nb.cells = [nb.cells[i] for i in kept]
 
     # The kernel inherits this environment: one thread, no network, no cached weights, a private home for data.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -126,13 +139,15 @@ def run_full_branch(path: Path, standin_root: Path, tmp_path: Path, monkeypatch)
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
-        waiting = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count") is None]
+        waiting = [i for i, c in enumerate(nb.cells) if c.get("execution_count") is None]
         where = ""
         if waiting:  # nbclient numbers a cell when it finishes: the first one without a number is where it stopped
             cell = nb.cells[waiting[0]]
-            where = f"in cell {waiting[0]} (after {time.perf_counter() - start:.0f} s):\n{_code(cell)[:600]}\n"
+            where = (f"in cell {original[kept[waiting[0]]]} (after {time.perf_counter() - start:.0f} s):\n"
+                     f"{_code(cell)[:600]}\n")
         pytest.fail(f"{path.name} with FULL = True failed {where}\n{str(err)[-3000:]}", pytrace=False)
     finally:
         nbformat.write(nb, tmp_path / path.name)
     elapsed = time.perf_counter() - start
-    print(f"{path.name}: FULL branch executed in {elapsed:.1f} s ({tmp_path / path.name})")
+    print(f"{path.name}: FULL branch executed in {elapsed:.1f} s, {len(kept) - 1} of the chapter's {len(code) - 1} "
+          f"code cells ({tmp_path / path.name})")
