@@ -93,7 +93,7 @@ def ex4(fn: Callable | None) -> bool:
     return check_function(fn, _inverted_residual_params, EX4_CASES, name="Exercise 4")
 
 
-# Exercise 5 (experimental): the standard network narrowed to the separable one's MACs, trained with the page's 3-epoch
+# Exercise 5 (experimental): the standard network narrowed to the separable one's MACs, trained with the page's 2-epoch
 # recipe on seed 0: its MACs, and its test accuracy minus the full-width standard network's on the same seed.
 EX5_COST_RANGE = (-0.09, -0.02)
 """Narrow minus full width after 3 epochs, seeds 0 to 5: -0.069 to -0.040 (seed 0: 0.299 - 0.339). Every accuracy
