@@ -14,9 +14,9 @@ Fashion-MNIST / CIFAR-10 files in their real on-disk formats (tests/fakedata.py)
 in a fresh kernel on one thread the cells that read a parameter together with every cell they depend on
 (tests/cellslice.py: the first cell, and each cell that binds or changes a name a kept cell reads). The other
 cells read no parameter and run the same either way; nbval runs them. Any error fails, a dependency the slice
-missed included (a NameError).
-The kernel gets no network (downloads go to a dead proxy) and an empty TORCH_HOME, so a FULL branch that still
-downloads something fails here instead of passing on a machine that happens to have a cache.
+missed included (a NameError). The kernel gets no network (downloads go to a dead proxy) and an empty TORCH_HOME,
+so a FULL branch that still downloads something fails here instead of passing on a machine that happens to have a
+cache.
 
 A notebook that never mentions FULL is skipped; one that mentions FULL without a parameters cell fails.
 Deselect these tests for a quick run with ``-k "not full_branch"``; CI (`make test`) runs them. The executed
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import fakedata
 import nbformat
-from cellslice import needed_cells
 import pytest
+from cellslice import needed_cells
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -111,8 +111,8 @@ def run_full_branch(path: Path, standin_root: Path, tmp_path: Path, monkeypatch)
 
     injected = nbformat.v4.new_code_cell(_injected(standin_root), metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(index + 1, injected)
-    # Only the cells the FULL cells need: those that build what they read (tests/cellslice.py). The rest of the
-    # chapter does not read FULL, runs the same either way, and nbval runs it already.
+    # Only the cells that read a parameter and those that build what they read (tests/cellslice.py). The rest of
+    # the chapter reads no parameter, runs the same either way, and nbval runs it already.
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     sources = [_code(nb.cells[i]) for i in code]
     reads_parameters = re.compile(rf"\b({'|'.join(PARAMETER_NAMES)})\b")
