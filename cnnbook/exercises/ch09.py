@@ -96,9 +96,9 @@ def ex4(fn: Callable | None) -> bool:
 # Exercise 5 (experimental): the standard network narrowed to the separable one's MACs, trained with the page's 2-epoch
 # recipe on seed 0: its MACs, and its test accuracy minus the full-width standard network's on the same seed.
 EX5_COST_RANGE = (-0.09, -0.02)
-"""Narrow minus full width after 3 epochs, seeds 0 to 5: -0.069 to -0.040 (seed 0: 0.299 - 0.339). Every accuracy
-difference the page prints is positive; after the record's 15 epochs narrowing costs 0.096 on average (0.495 against
-0.592), and the separable network is 0.098 behind the standard one on seed 0."""
+"""Narrow minus full width after the page's 2 epochs, seeds 0 to 5: -0.057 to -0.024 (seed 0: 0.245 - 0.302). Every
+accuracy difference the page prints is positive; after the record's 15 epochs narrowing costs 0.106 on average (0.492
+against 0.598), and the separable network is 0.075 behind the standard one on seed 0 after 2 epochs (0.227 - 0.302)."""
 
 
 def _pair_of(answer: Any, kinds: tuple[type, type], what: str, name: str) -> tuple | None:
