@@ -6,11 +6,12 @@ step, cosine and one-cycle schedules, with an optional linear warm-up) and ``lr_
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -89,6 +90,60 @@ def _class_ids(logits: torch.Tensor) -> torch.Tensor:
     return logits.argmax(1)
 
 
+def _pair(value: int | tuple[int, ...]) -> list[int]:
+    return [value, value] if isinstance(value, int) else list(value)
+
+
+class _ChannelsLastMaxPool(torch.autograd.Function):
+    """Max pooling whose forward pass runs torch's channels-last CPU kernel and whose backward pass runs the
+    standard one, with the same indices (a window's first maximum in both kernels)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel: list[int], stride: list[int], padding: list[int], dilation: list[int],
+                ceil_mode: bool) -> torch.Tensor:
+        out, indices = torch.ops.aten.max_pool2d_with_indices(
+            x.contiguous(memory_format=torch.channels_last), kernel, stride, padding, dilation, ceil_mode)
+        ctx.save_for_backward(x, indices.contiguous())
+        ctx.window = (kernel, stride, padding, dilation, ceil_mode)
+        return out.contiguous()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, indices = ctx.saved_tensors
+        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(grad.contiguous(), x, *ctx.window, indices)
+        return grad_x, None, None, None, None, None
+
+
+@contextlib.contextmanager
+def channels_last_pooling(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """While open, ``model``'s ``nn.MaxPool2d`` layers pool 4-d inputs on the CPU with torch's channels-last kernel,
+    which vectorises across channels, instead of the standard-layout kernel, which works through one window at a
+    time: about four times faster on the small CNN's maps. Values, indices and gradients are the same bit for bit (a
+    max copies one input, both kernels give a tie to the window's first position, and the backward pass is torch's
+    own), and the layers around the pool see the layout they always see.
+    """
+    pools = [m for m in model.modules()  # (one already switched by an enclosing call is left to it)
+             if type(m) is nn.MaxPool2d and not m.return_indices and "forward" not in vars(m)]
+    if device.type != "cpu" or not pools:
+        yield
+        return
+
+    def fast_forward(pool: nn.MaxPool2d) -> Callable[[torch.Tensor], torch.Tensor]:
+        window = (_pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding), _pair(pool.dilation),
+                  pool.ceil_mode)
+        standard = pool.forward
+        return lambda x: _ChannelsLastMaxPool.apply(x, *window) if x.dim() == 4 else standard(x)
+
+    for pool in pools:
+        pool.forward = fast_forward(pool)  # an attribute of this layer only, removed below
+    try:
+        yield
+    finally:
+        for pool in pools:
+            del pool.forward
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -115,18 +170,19 @@ def evaluate(
     model.to(device).eval()
     total_loss, correct, count = 0.0, 0, 0
     predicted, targets = [], []
-    for x, y in loader:
-        x, y = x.to(device), _to_device(y, device)
-        logits = _logits(model(x))
-        total_loss += loss_fn(logits, y).item() * len(x)
-        if score_fn is None:
-            if not isinstance(y, torch.Tensor):
-                raise ValueError(f"targets of type {type(y).__name__} (not class ids) need a score_fn to be scored")
-            correct += (logits.argmax(1) == y).sum().item()
-        else:
-            predicted.append(_to_device(predict_fn(logits), "cpu"))
-            targets.append(_to_device(y, "cpu"))
-        count += len(x)
+    with channels_last_pooling(model, device):
+        for x, y in loader:
+            x, y = x.to(device), _to_device(y, device)
+            logits = _logits(model(x))
+            total_loss += loss_fn(logits, y).item() * len(x)
+            if score_fn is None:
+                if not isinstance(y, torch.Tensor):
+                    raise ValueError(f"targets of type {type(y).__name__} (not class ids) need a score_fn to be scored")
+                correct += (logits.argmax(1) == y).sum().item()
+            else:
+                predicted.append(_to_device(predict_fn(logits), "cpu"))
+                targets.append(_to_device(y, "cpu"))
+            count += len(x)
     model.train(was_training)
     if count == 0:
         raise ValueError("evaluate() got an empty data set")
@@ -284,66 +340,67 @@ def fit(
     history, best_acc, best_state = History(), -1.0, None
 
     bar = tqdm(total=epochs * len(loader), disable=not progress, leave=False, desc="training")
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        model.train()
-        total_loss, correct, count = 0.0, 0, 0
-        predicted, targets = [], []
-        for x, y in loader:
-            x, y = x.to(device), _to_device(y, device)
-            history.lrs.append(opt.param_groups[0]["lr"])
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, enabled=use_amp):
-                try:
-                    output = model(x)
-                except RuntimeError as err:  # e.g. a shape mismatch deep inside torch
-                    raise ValueError(
-                        f"{type(model).__name__} cannot run on a batch of shape {tuple(x.shape)}: {err}"
-                    ) from err
-                if isinstance(output, (tuple, list)):  # GoogLeNet-style auxiliary heads: weighted 0.3 each
-                    loss = loss_fn(output[0], y) + 0.3 * sum(loss_fn(aux, y) for aux in output[1:])
-                else:
-                    loss = loss_fn(output, y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch + 1}; try a lower lr")
-            scaler.scale(loss).backward()
-            if clip_grad is not None:
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
-            scaler.step(opt)
-            scaler.update()
-            if sched is not None:
-                sched.step()
-            logits = _logits(output).detach()
-            total_loss += loss.item() * len(x)
+    with channels_last_pooling(model, device):
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            model.train()
+            total_loss, correct, count = 0.0, 0, 0
+            predicted, targets = [], []
+            for x, y in loader:
+                x, y = x.to(device), _to_device(y, device)
+                history.lrs.append(opt.param_groups[0]["lr"])
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, enabled=use_amp):
+                    try:
+                        output = model(x)
+                    except RuntimeError as err:  # e.g. a shape mismatch deep inside torch
+                        raise ValueError(
+                            f"{type(model).__name__} cannot run on a batch of shape {tuple(x.shape)}: {err}"
+                        ) from err
+                    if isinstance(output, (tuple, list)):  # GoogLeNet-style auxiliary heads: weighted 0.3 each
+                        loss = loss_fn(output[0], y) + 0.3 * sum(loss_fn(aux, y) for aux in output[1:])
+                    else:
+                        loss = loss_fn(output, y)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch + 1}; try a lower lr")
+                scaler.scale(loss).backward()
+                if clip_grad is not None:
+                    scaler.unscale_(opt)
+                    nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+                scaler.step(opt)
+                scaler.update()
+                if sched is not None:
+                    sched.step()
+                logits = _logits(output).detach()
+                total_loss += loss.item() * len(x)
+                if score_fn is None:
+                    if not isinstance(y, torch.Tensor):
+                        raise ValueError(f"targets of type {type(y).__name__} (not class ids) need a score_fn to be scored")
+                    labels = y.argmax(1) if y.ndim == 2 else y  # soft labels (MixUp, CutMix): their largest share
+                    correct += (logits.argmax(1) == labels).sum().item()
+                elif score_train:
+                    predicted.append(_to_device(predict_fn(logits), "cpu"))
+                    targets.append(_to_device(y, "cpu"))
+                count += len(x)
+                bar.update(1)
+            history.train_loss.append(total_loss / count)
             if score_fn is None:
-                if not isinstance(y, torch.Tensor):
-                    raise ValueError(f"targets of type {type(y).__name__} (not class ids) need a score_fn to be scored")
-                labels = y.argmax(1) if y.ndim == 2 else y  # soft labels (MixUp, CutMix): their largest share
-                correct += (logits.argmax(1) == labels).sum().item()
-            elif score_train:
-                predicted.append(_to_device(predict_fn(logits), "cpu"))
-                targets.append(_to_device(y, "cpu"))
-            count += len(x)
-            bar.update(1)
-        history.train_loss.append(total_loss / count)
-        if score_fn is None:
-            history.train_acc.append(correct / count)
-        else:
-            history.train_acc.append(float(score_fn(_gather(predicted), _gather(targets))) if score_train else math.nan)
-        if val_data is not None:
-            val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn, score_fn=score_fn,
-                                         collate_fn=collate_fn, predict_fn=predict_fn)
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-            if val_acc > best_acc:
-                best_acc, history.best_epoch = val_acc, epoch
-                if keep_best:
-                    best_state = copy.deepcopy(model.state_dict())
-        history.seconds.append(time.perf_counter() - start)
-        if patience is not None and epoch - history.best_epoch >= patience and epoch + 1 < epochs:
-            history.stopped_epoch = epoch
-            break
+                history.train_acc.append(correct / count)
+            else:
+                history.train_acc.append(float(score_fn(_gather(predicted), _gather(targets))) if score_train else math.nan)
+            if val_data is not None:
+                val_loss, val_acc = evaluate(model, val_data, device, loss_fn=loss_fn, score_fn=score_fn,
+                                             collate_fn=collate_fn, predict_fn=predict_fn)
+                history.val_loss.append(val_loss)
+                history.val_acc.append(val_acc)
+                if val_acc > best_acc:
+                    best_acc, history.best_epoch = val_acc, epoch
+                    if keep_best:
+                        best_state = copy.deepcopy(model.state_dict())
+            history.seconds.append(time.perf_counter() - start)
+            if patience is not None and epoch - history.best_epoch >= patience and epoch + 1 < epochs:
+                history.stopped_epoch = epoch
+                break
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -1,3 +1,5 @@
+import contextlib
+import copy
 import math
 
 import pytest
@@ -6,7 +8,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cnnbook.data import make_loader
-from cnnbook.train import (History, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
+from cnnbook.train import (History, channels_last_pooling, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
                            smoothed_losses, suggest_lr)
 
 
@@ -280,3 +282,50 @@ def test_fit_and_evaluate_score_dense_targets_with_score_fn():
     assert 0 <= min(history.train_acc) and max(history.train_acc) <= 1
     loss, score = evaluate(model, data, "cpu", loss_fn=segmentation_loss, score_fn=foreground_miou)
     assert score == history.val_acc[-1] and loss == pytest.approx(segmentation_loss(model(images), masks).item(), rel=1e-5)
+
+
+def _train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, pooled_channels_last: bool) -> nn.Module:
+    """A few SGD steps (and a final forward pass) with or without :func:`channels_last_pooling`."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    with channels_last_pooling(model, torch.device("cpu")) if pooled_channels_last else contextlib.nullcontext():
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(images), labels).backward()
+            opt.step()
+        model.final = model(images).detach()
+    return model
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1),
+                                  nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.MaxPool2d(3, stride=1, padding=1)])
+def test_channels_last_pooling_changes_no_bit_of_training(pool):
+    """Non-overlapping and overlapping windows, padding and ceil mode; after a ReLU, so many windows hold ties."""
+    g = torch.Generator().manual_seed(0)
+    images, labels = torch.randn(16, 3, 15, 15, generator=g), torch.randint(0, 4, (16,), generator=g)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), pool, nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    plain = _train_steps(copy.deepcopy(net), images, labels, pooled_channels_last=False)
+    fast = _train_steps(copy.deepcopy(net), images, labels, pooled_channels_last=True)
+    assert torch.equal(plain.final, fast.final)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), fast.state_dict().values()))
+    assert not fast[2]._forward_pre_hooks and not fast[2]._forward_hooks  # the hooks are gone once it closes
+
+
+def test_channels_last_pooling_keeps_the_layout_and_the_indices():
+    pool = nn.MaxPool2d(2, return_indices=True)
+    x = torch.zeros(2, 3, 4, 4)  # every window a four-way tie
+    with channels_last_pooling(pool, torch.device("cpu")):
+        values, indices = pool(x)
+    assert values.is_contiguous() and indices.is_contiguous()
+    assert torch.equal(indices, nn.functional.max_pool2d(x, 2, return_indices=True)[1])
+
+
+def test_channels_last_pooling_nests_and_leaves_the_layers_as_they_were():
+    pool = nn.MaxPool2d(2)
+    with channels_last_pooling(pool, torch.device("cpu")):
+        switched = pool.forward
+        with channels_last_pooling(pool, torch.device("cpu")):  # evaluate() inside fit(), say
+            assert pool.forward is switched
+        assert pool.forward is switched
+    assert "forward" not in vars(pool)
