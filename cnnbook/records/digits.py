@@ -77,7 +77,7 @@ def mnist5k_data(quick: bool) -> dict[str, Splits]:
 
 LENET = dict(lr=5e-3, batch_size=32, scheduler="cosine")
 """Chapter 3's recipe for both forms: Adam, batches of 32, the learning rate annealed along a cosine."""
-LENET_PAGE_EPOCHS, LENET_EPOCHS = 3, 20
+LENET_PAGE_EPOCHS, LENET_EPOCHS = 2, 20
 FORMS: dict[str, tuple[str, int, dict]] = {  # the page's names: (data, input side, lenet5 options)
     "historical, pixels in [0, 1]": ("raw", 28, dict(variant="historical")),
     "historical": ("paper", 32, dict(variant="historical")),
