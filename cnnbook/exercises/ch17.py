@@ -96,11 +96,14 @@ def ex5(answer: Any) -> bool:
                  hint="every prediction falls in one bin: compare that bin's accuracy with its mean confidence.")
 
 
-# Exercise 6 (experimental): the small VGG behind a RandomShift, trained on 30 images per class for
-# project.SMALL_EPOCHS epochs with the chapter's recipe: its test loss (the mean cross-entropy evaluate returns first).
-EX6_SHIFTED_RANGE = (3.0, 4.7)
-"""The test loss with the shift over seeds 0 to 5: 3.52-4.11 (test accuracy 0.315-0.398; without the shift the loss
-is higher on every seed, 4.82-5.96). The test losses (NLLs) the page prints for its other runs lie between 1.15
+# Exercise 6 (experimental): the small VGG behind a RandomShift, trained on 30 images per class for EX6_EPOCHS
+# epochs with the chapter's recipe: its test loss (the mean cross-entropy evaluate returns first).
+EX6_EPOCHS = 60
+"""Half the record's project.SMALL_EPOCHS: the network already fits its 300 training images (0.95-0.98 training
+accuracy over seeds 0 to 5) at half the cost."""
+EX6_SHIFTED_RANGE = (2.3, 3.8)
+"""The test loss with the shift over seeds 0 to 5: 2.64-3.13 (test accuracy 0.302-0.399; without the shift the loss
+is higher on every seed, 4.20-5.27). The test losses (NLLs) the page prints for its other runs lie between 1.15
 and 2.00, and its accuracies below 1, so no number copied from the page passes."""
 
 
@@ -118,7 +121,7 @@ def ex6(answer: Any) -> bool:
         return True
     say("Exercise 6", "not quite ({got} is outside {low:.1f}-{high:.1f}).",
         "train `project.with_shift(small_vgg)` on `project.project_data(False)['small']` for "
-        "`project.SMALL_EPOCHS` epochs with `project.RECIPE`, and take the first number `evaluate` returns "
+        "`ch17.EX6_EPOCHS` epochs with `project.RECIPE`, and take the first number `evaluate` returns "
         "on its test split (the loss, not the accuracy).", got=repr(answer), low=low, high=high)
     return False
 
