@@ -329,3 +329,11 @@ def test_channels_last_pooling_nests_and_leaves_the_layers_as_they_were():
             assert pool.forward is switched
         assert pool.forward is switched
     assert "forward" not in vars(pool)
+
+
+def test_channels_last_pooling_leaves_other_layouts_to_torch():
+    pool = nn.MaxPool2d(2)
+    x = torch.randn(2, 8, 6, 6).contiguous(memory_format=torch.channels_last)  # a network run channels-last
+    with channels_last_pooling(pool, torch.device("cpu")):
+        out = pool(x)
+    assert out.is_contiguous(memory_format=torch.channels_last) and torch.equal(out, nn.functional.max_pool2d(x, 2))
