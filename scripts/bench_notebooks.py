@@ -3,7 +3,7 @@
     python scripts/bench_notebooks.py [--write] [notebooks/NN_name.ipynb ...]
 
 With --write the executed notebook is saved in place: that is how chapters are committed executed.
-A fixed one-thread workload is timed before and after (:func:`reference_seconds`): this VM's speed drifts by
+A fixed one-thread workload is timed before and after (:func:`reference_step_ms`): this VM's speed drifts by
 15-20% over hours, so compare benches from different days through it.
 Budgets (BOOK_GUIDE): 60 s and 4 GB per notebook, 15 minutes for the whole book, on 2 CPU cores.
 """
@@ -19,8 +19,8 @@ import nbformat
 import psutil
 import torch
 from nbclient import NotebookClient
-from torch import nn
 
+from cnnbook.distributed import step_seconds
 from cnnbook.env import executed_with
 from cnnbook.models import small_cnn
 
@@ -69,29 +69,17 @@ def run(path: Path, write: bool) -> tuple[float, float, float]:
     return seconds, peak[0] / 2**30, cpu[0]
 
 
-def reference_seconds(steps: int = 40, repeats: int = 3) -> float:
-    """Wall seconds of a fixed workload on one thread, the fastest of ``repeats``: ``steps`` Adam steps of the small
-    CNN on a batch of 64 random 32x32 images. Printed before and after the notebooks, it shows how fast this
-    machine ran at the time, so that benches from different days (or a machine whose speed drifts) can be compared."""
+def reference_step_ms() -> float:
+    """Milliseconds of a fixed workload on one thread: the median SGD step of the small CNN on a batch of 64 random
+    32x32 images. Printed before and after the notebooks, it shows how fast this machine ran at the time, so that
+    benches from different days (or a machine whose speed drifts) can be compared."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         gen = torch.Generator().manual_seed(0)
-        x, y = torch.randn(64, 3, 32, 32, generator=gen), torch.randint(0, 10, (64,), generator=gen)
+        images, labels = torch.randn(64, 3, 32, 32, generator=gen), torch.randint(0, 10, (64,), generator=gen)
         torch.manual_seed(0)
-        model = small_cnn(10)
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-
-        def train(n: int) -> float:
-            start = time.perf_counter()
-            for _ in range(n):
-                opt.zero_grad()
-                nn.functional.cross_entropy(model(x), y).backward()
-                opt.step()
-            return time.perf_counter() - start
-
-        train(10)  # warm-up: first calls allocate and pick kernels
-        return min(train(steps) for _ in range(repeats))
+        return 1e3 * step_seconds(small_cnn(10), images, labels, steps=40)
     finally:
         torch.set_num_threads(threads)
 
@@ -105,7 +93,7 @@ def main() -> int:
     total, failed = 0.0, False
     # CPU seconds barely depend on what else the machine runs; on a one-thread notebook they approach the wall
     # time of a quiet machine, so they are the number to check while the machine is busy.
-    before = reference_seconds()
+    before = reference_step_ms()
     print(f"{'notebook':<40} {'seconds':>8} {'cpu s':>8} {'peak GB':>8}  budget (wall)")
     for path in paths:
         seconds, gb, cpu = run(path, args.write)
@@ -114,8 +102,8 @@ def main() -> int:
         failed |= not ok
         print(f"{path.name:<40} {seconds:8.1f} {cpu:8.1f} {gb:8.2f}  {'ok' if ok else 'OVER'}")
     print(f"{'whole book':<40} {total:8.1f} {'':>8}  {'ok' if total <= BOOK_BUDGET_S else 'OVER'}")
-    print(f"reference workload (40 small-CNN training steps, one thread, best of 3): {before:.2f} s before the "
-          f"notebooks, {reference_seconds():.2f} s after")
+    print(f"reference workload (median small-CNN training step, one thread): {before:.1f} ms before the notebooks, "
+          f"{reference_step_ms():.1f} ms after")
     return 1 if failed or total > BOOK_BUDGET_S else 0
 
 
