@@ -14,6 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import TensorDataset
 
 from cnnbook.profile import count_params
+from cnnbook.train import ChannelsLast, fit
 
 
 def set_trainable(module: nn.Module, trainable: bool) -> nn.Module:
@@ -142,7 +143,8 @@ def extract_features(module: nn.Module, images: torch.Tensor | TensorDataset, ba
                      preprocess=None) -> torch.Tensor:
     """Run ``module`` once in eval mode over ``images`` (a tensor or a TensorDataset's images) and return the outputs.
 
-    ``preprocess`` (e.g. ``lite0_preprocess``) is applied to each batch first. Restores the module's mode.
+    ``preprocess`` (e.g. ``lite0_preprocess``) is applied to each batch first. On the CPU the module runs channels-last
+    (:class:`cnnbook.train.ChannelsLast`); the outputs come back in the standard layout. Restores the module's mode.
     """
     if isinstance(images, TensorDataset):
         images = images.tensors[0]
@@ -153,9 +155,10 @@ def extract_features(module: nn.Module, images: torch.Tensor | TensorDataset, ba
     module.eval()
     device = next(module.parameters(), torch.empty(0)).device
     outputs = []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(device)
-        outputs.append(module(preprocess(x) if preprocess is not None else x).cpu())
+    with ChannelsLast(module, device) as layout:
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].to(device)
+            outputs.append(module(layout(preprocess(x) if preprocess is not None else x)).contiguous().cpu())
     for m, mode in modes:
         m.training = mode
     return torch.cat(outputs)
@@ -220,8 +223,6 @@ class Preprocess(nn.Module):
 def fit_linear_head(train: TensorDataset, num_classes: int, epochs: int = 60, lr: float = 3e-2,
                     weight_decay: float = 1e-2, seed: int = 0) -> nn.Linear:
     """Logistic regression on cached feature vectors: one Linear layer, full-batch AdamW, ``epochs`` steps."""
-    from cnnbook.train import fit
-
     x = train.tensors[0]
     if x.ndim != 2:
         raise ValueError(f"fit_linear_head needs (N, D) feature vectors, got shape {tuple(x.shape)}; pool them first")

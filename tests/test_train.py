@@ -1,4 +1,3 @@
-import contextlib
 import copy
 import math
 
@@ -8,7 +7,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cnnbook.data import make_loader
-from cnnbook.train import (History, channels_last_pooling, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
+from cnnbook.train import (ChannelsLast, History, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
                            smoothed_losses, suggest_lr)
 
 
@@ -284,56 +283,76 @@ def test_fit_and_evaluate_score_dense_targets_with_score_fn():
     assert score == history.val_acc[-1] and loss == pytest.approx(segmentation_loss(model(images), masks).item(), rel=1e-5)
 
 
-def _train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, pooled_channels_last: bool) -> nn.Module:
-    """A few SGD steps (and a final forward pass) with or without :func:`channels_last_pooling`."""
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    with channels_last_pooling(model, torch.device("cpu")) if pooled_channels_last else contextlib.nullcontext():
-        for _ in range(3):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(images), labels).backward()
-            opt.step()
-        model.final = model(images).detach()
-    return model
-
-
-@pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1),
-                                  nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.MaxPool2d(3, stride=1, padding=1)])
-def test_channels_last_pooling_changes_no_bit_of_training(pool):
-    """Non-overlapping and overlapping windows, padding and ceil mode; after a ReLU, so many windows hold ties."""
-    g = torch.Generator().manual_seed(0)
-    images, labels = torch.randn(16, 3, 15, 15, generator=g), torch.randint(0, 4, (16,), generator=g)
+def _conv_net() -> nn.Module:
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), pool, nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
-    plain = _train_steps(copy.deepcopy(net), images, labels, pooled_channels_last=False)
-    fast = _train_steps(copy.deepcopy(net), images, labels, pooled_channels_last=True)
-    assert torch.equal(plain.final, fast.final)
-    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), fast.state_dict().values()))
-    assert not fast[2]._forward_pre_hooks and not fast[2]._forward_hooks  # the hooks are gone once it closes
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
 
 
-def test_channels_last_pooling_keeps_the_layout_and_the_indices():
-    pool = nn.MaxPool2d(2, return_indices=True)
-    x = torch.zeros(2, 3, 4, 4)  # every window a four-way tie
-    with channels_last_pooling(pool, torch.device("cpu")):
-        values, indices = pool(x)
-    assert values.is_contiguous() and indices.is_contiguous()
-    assert torch.equal(indices, nn.functional.max_pool2d(x, 2, return_indices=True)[1])
+def _image_data(n=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randn(n, 3, 12, 12, generator=g), torch.randint(0, 4, (n,), generator=g))
 
 
-def test_channels_last_pooling_nests_and_leaves_the_layers_as_they_were():
-    pool = nn.MaxPool2d(2)
-    with channels_last_pooling(pool, torch.device("cpu")):
-        switched = pool.forward
-        with channels_last_pooling(pool, torch.device("cpu")):  # evaluate() inside fit(), say
-            assert pool.forward is switched
-        assert pool.forward is switched
-    assert "forward" not in vars(pool)
+class _ViewHead(nn.Module):
+    """A network that flattens its maps with .view(), which a channels-last map does not allow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 12 * 12, 4)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.fc(y.view(len(y), -1))
 
 
-def test_channels_last_pooling_leaves_other_layouts_to_torch():
-    pool = nn.MaxPool2d(2)
-    x = torch.randn(2, 8, 6, 6).contiguous(memory_format=torch.channels_last)  # a network run channels-last
-    with channels_last_pooling(pool, torch.device("cpu")):
-        out = pool(x)
-    assert out.is_contiguous(memory_format=torch.channels_last) and torch.equal(out, nn.functional.max_pool2d(x, 2))
+def test_channels_last_switches_the_weights_only_while_open():
+    model, x = _conv_net(), _image_data().tensors[0][:8]
+    with ChannelsLast(model, torch.device("cpu")) as layout:
+        assert model[0].weight.is_contiguous()  # nothing moves before the first batch
+        out = model(layout(x))
+        assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert layout(x).is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(layout(torch.ones(3, 2)), torch.ones(3, 2))  # not images: passed on as they are
+        with ChannelsLast(model, torch.device("cpu")) as inner:  # evaluate() inside fit(), say
+            assert inner(x).is_contiguous(memory_format=torch.channels_last)
+        assert model[0].weight.is_contiguous(memory_format=torch.channels_last)  # the inner one left it alone
+    assert model[0].weight.is_contiguous() and model[0].weight.view(-1).numel() == 8 * 3 * 9
+    assert torch.allclose(out, model(x), atol=1e-5)  # the same values, summed in another order
+
+
+def test_channels_last_keeps_the_standard_layout_where_the_model_needs_it():
+    model, x = _ViewHead(), _image_data().tensors[0][:8]
+    with ChannelsLast(model, torch.device("cpu")) as layout:
+        assert layout(x).is_contiguous() and model.conv.weight.is_contiguous()
+        model(layout(x))
+    with ChannelsLast(model, torch.device("meta")) as layout:  # another device: nothing changes
+        assert layout(x) is x
+
+
+def test_fit_runs_channels_last_and_repeats_exactly():
+    data = _image_data()
+    a, b, c = _conv_net(), _conv_net(), _ViewHead()
+    ha = fit(a, data, data, epochs=2, lr=0.01, batch_size=16, device="cpu", progress=False, keep_best=True)
+    hb = fit(b, data, data, epochs=2, lr=0.01, batch_size=16, device="cpu", progress=False, keep_best=True)
+    assert ha.train_loss == hb.train_loss and ha.val_acc == hb.val_acc
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(p.is_contiguous() for p in a.parameters())  # handed back in the standard layout
+    assert fit(c, data, epochs=1, batch_size=16, device="cpu", progress=False).train_loss[0] > 0  # a .view() model
+    loss, acc = evaluate(a, data, "cpu")
+    assert acc == ha.val_acc[ha.best_epoch] and predict(a, data, "cpu").shape == (48,)
+
+
+def test_the_layout_changes_only_the_rounding():
+    data = _image_data()
+    history = fit(_conv_net(), data, epochs=1, lr=0.01, batch_size=16, device="cpu", progress=False)
+    reference = _conv_net()
+    opt, total = torch.optim.Adam(reference.parameters(), lr=0.01), 0.0
+    for x, y in make_loader(data, batch_size=16, shuffle=True, seed=0):  # fit's batches, in the standard layout
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(reference(x), y)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(x)
+    assert history.train_loss[0] == pytest.approx(total / len(data), rel=1e-5)

@@ -39,7 +39,7 @@ def reshape_head_output(x: Tensor, num_anchors: int, num_classes: int) -> Tensor
         raise ValueError(f"expected a head map (N, {num_anchors} * {depth} = {num_anchors * depth}, S, S), "
                          f"got {tuple(x.shape)}")
     n, _, s, _ = x.shape
-    return x.view(n, num_anchors, depth, s, s).permute(0, 3, 4, 1, 2)
+    return x.reshape(n, num_anchors, depth, s, s).permute(0, 3, 4, 1, 2)  # reshape: a channels-last map has no view
 
 
 torch.fx.wrap("reshape_head_output")  # one leaf call in a traced graph (its shape checks are Python control flow)
