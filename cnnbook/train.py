@@ -107,7 +107,8 @@ class ChannelsLast:
     CNN's 42 -> 30 ms on one thread). Sums are taken in another order, so the last bits of a result differ from the
     standard layout's; runs still repeat exactly. On other devices, for batches that are not 4-d images, and for a
     model that cannot run channels-last (one that reshapes its maps with ``.view()``: tried on one example in eval
-    mode, which draws no random numbers and updates no statistics), nothing changes.
+    mode, which draws no random numbers and updates no statistics), nothing changes; a batch the model cannot take
+    at all is left for the loop's own call to report.
     """
 
     def __init__(self, model: nn.Module, device: torch.device) -> None:
@@ -132,7 +133,7 @@ class ChannelsLast:
             with torch.no_grad():
                 self.model(_nhwc(x[:1]))
             return True
-        except RuntimeError:
+        except Exception:  # not this layout, or not this input at all: the loop's own call reports the latter
             self._restore()
             return False
         finally:
@@ -143,7 +144,7 @@ class ChannelsLast:
         self.model.to(memory_format=torch.contiguous_format)
 
     def __exit__(self, *exc) -> None:
-        if self.active and not self.nested:
+        if not self.nested and id(self.model) in _SWITCHED:
             self._restore()
 
 

@@ -331,6 +331,17 @@ def test_channels_last_keeps_the_standard_layout_where_the_model_needs_it():
         assert layout(x) is x
 
 
+def test_channels_last_leaves_a_bad_batch_to_the_loop_and_the_model_as_it_was():
+    from cnnbook.models import small_cnn
+    from cnnbook.train import _SWITCHED
+
+    model = small_cnn(10)
+    wrong = TensorDataset(torch.randn(8, 1, 32, 32), torch.zeros(8, dtype=torch.long))  # one channel, not three
+    with pytest.raises(ValueError, match="channel"):
+        fit(model, wrong, epochs=1, device="cpu", progress=False)
+    assert id(model) not in _SWITCHED and all(p.is_contiguous() for p in model.parameters())
+
+
 def test_fit_runs_channels_last_and_repeats_exactly():
     data = _image_data()
     a, b, c = _conv_net(), _conv_net(), _ViewHead()
