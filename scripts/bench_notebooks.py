@@ -4,7 +4,8 @@
 
 With --write the executed notebook is saved in place: that is how chapters are committed executed.
 A fixed one-thread workload is timed before and after (:func:`reference_step_ms`): this VM's speed drifts by
-15-20% over hours, so compare benches from different days through it.
+15-20% over hours. It is a rough gauge: two benches of one commit differed by 19% while it read about the same,
+so compare benches of one commit before reading a difference between two commits.
 Budgets (BOOK_GUIDE): 60 s and 4 GB per notebook, 15 minutes for the whole book, on 2 CPU cores.
 """
 from __future__ import annotations
