@@ -49,18 +49,22 @@ def cpu_model() -> str:
 TRAINING_LAYOUT = "channels-last"
 """How :mod:`cnnbook.train` stores a convolutional network's weights and images on the CPU
 (:class:`cnnbook.train.ChannelsLast`): it decides the order of the sums, so it is part of the code path."""
+TRAINING_DENORMALS = "denormals-as-zero"
+"""How :mod:`cnnbook.train` trains on the CPU with numbers below float32's normal range
+(:func:`cnnbook.train.denormals_as_zero`): where a run meets them, its results depend on it."""
 
 
 def cpu_numerics() -> str:
     """The CPU code path this process computes with: torch's vector instructions, the MKL/oneDNN pins, the layout
-    :mod:`cnnbook.train` trains in, the CPU.
+    :mod:`cnnbook.train` trains in and its handling of denormal numbers, the CPU.
 
     Two processes with the same torch and the same string add floating-point numbers in the same order. A
     different string (AVX512 against AVX2, or another processor) may round differently, and training amplifies
     the difference: the same seed then reaches other accuracies.
     """
     pins = [f"{k}={os.environ[k]}" for k in ("MKL_CBWR", "ONEDNN_MAX_CPU_ISA") if os.environ.get(k)]
-    return " ".join([torch.backends.cpu.get_cpu_capability(), *pins, TRAINING_LAYOUT, "on", cpu_model()])
+    return " ".join([torch.backends.cpu.get_cpu_capability(), *pins, TRAINING_LAYOUT, TRAINING_DENORMALS, "on",
+                     cpu_model()])
 
 
 def executed_with() -> str:

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -147,11 +148,43 @@ def test_records_refuse_bad_definitions():
         Record("r", "00", "claim", shapes10_data, "data", yardsticks(1), seeds=(0, 1, 2))
     with pytest.raises(ValueError, match="distinct"):
         Record("r", "00", "claim", shapes10_data, "data", yardsticks(1) + yardsticks(1))
+    with pytest.raises(ValueError, match="borrows its yardsticks"):
+        Record("r", "00", "claim", shapes10_data, "data", yardsticks(1), yardsticks_from="other")
+    with pytest.raises(ValueError, match="borrows its yardsticks"):
+        Record("r", "00", "claim", shapes10_data, "data", (Arm("a", build, dict(epochs=1)),), yardsticks_from="r")
     with pytest.raises(ValueError, match="no record named"):
         get_record("nope")
     with pytest.raises(ValueError, match="make record NAME=nope"):
         load_record("nope")
     assert len(RECORD_SEEDS) >= 5
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in registry().items() if r.yardsticks_from is not None))
+def test_a_split_claims_second_record_shows_the_first_records_yardsticks(name):
+    record = get_record(name)
+    lender = get_record(record.yardsticks_from)
+    assert lender.data is record.data and lender.chapter == record.chapter
+    assert [r.test_acc for r in load_record(name).yardsticks()] == \
+        [r.test_acc for r in load_record(lender.name).yardsticks()]
+    assert [r.name for r in load_record(name).yardsticks()][2].startswith("small CNN")
+
+
+def test_a_record_that_borrows_its_yardsticks_needs_a_lender_on_the_same_data(tmp_path, monkeypatch):
+    from cnnbook.experiments import linear_model
+    from cnnbook.records import core
+
+    arm = Arm("linear", lambda: linear_model((3, 32, 32), 10), dict(epochs=1), data="std", live=True)
+    lender = Record("lender", "00", "claim", shapes10_data, "data", yardsticks(1))
+    other_data = Record("borrower", "00", "claim", lambda quick: shapes10_data(quick), "data", (arm,),
+                        yardsticks_from="lender")
+    monkeypatch.setattr(core, "_REGISTRY", {"lender": lender, "borrower": other_data})
+    out = run_record("borrower", quick=True, out=tmp_path / "borrower.json", jobs=1, log=lambda line: None)
+    with pytest.raises(ValueError, match="borrows its yardsticks from 'lender', which trains on other data"):
+        check_record("borrower", out)
+    core._REGISTRY["borrower"] = replace(other_data, data=shapes10_data)
+    with pytest.raises(ValueError) as err:  # only the quick run is wrong now
+        check_record("borrower", out)
+    assert "quick" in str(err.value) and "borrows" not in str(err.value)
 
 
 def test_curves_and_missing_histories():

@@ -6,7 +6,7 @@ from cnnbook.experiments import pixel_linear, pixel_mlp
 from cnnbook.models import small_fcn
 from cnnbook.records import Arm, Record, yardsticks
 from cnnbook.records.core import TASKS
-from cnnbook.records.unet import BIG_RECIPE, LIVE_RECIPE, LIVE_YARDSTICK_EPOCHS, SKIPS, _scenes
+from cnnbook.records.unet import BIG_RECIPE, LIVE_RECIPE, LIVE_YARDSTICK_EPOCHS, SKIPS, YARDSTICKS_64, _scenes
 from cnnbook.segmentation import foreground_miou, segmentation_loss
 
 
@@ -16,11 +16,15 @@ def test_the_record_scores_segmentations_by_foreground_miou():
         Record("r", "00", "claim", lambda quick: {}, "data", yardsticks(1), task="caption")
 
 
-def test_both_tables_hold_the_yardsticks_and_the_two_unets_with_one_recipe_each():
-    big = [a for a in SKIPS.arms if not a.name.endswith("32 px")]
-    live = [a for a in SKIPS.arms if a.name.endswith("32 px")]
+def test_the_two_records_hold_both_tables_and_the_64px_unets_borrow_the_64px_yardsticks():
+    assert SKIPS.yardsticks_from == YARDSTICKS_64.name and SKIPS.data is YARDSTICKS_64.data
+    big = [a for a in YARDSTICKS_64.arms if not a.name.endswith("32 px")] + \
+        [a for a in SKIPS.arms if not a.name.endswith("32 px")]
+    live = [a for a in YARDSTICKS_64.arms if a.name.endswith("32 px")]
     assert [a.yardstick for a in big] == [True, True, True, False, False] and not any(a.yardstick for a in live)
     assert [a.name for a in live if a.live] == ["U-Net, no skips, 32 px", "U-Net, skips, 32 px"]
+    assert [a.name for a in SKIPS.arms if a.live] == ["U-Net, skips, 32 px"]  # each record repeats the page's run
+    assert SKIPS.arms[-1] is live[-1]
     assert all(a.recipe == BIG_RECIPE for a in big) and all(a.recipe == LIVE_RECIPE for a in live[3:])
     assert all(a.recipe == dict(LIVE_RECIPE, epochs=LIVE_YARDSTICK_EPOCHS) for a in live[:3])
     for table in (big, live):

@@ -7,8 +7,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cnnbook.data import make_loader
-from cnnbook.train import (ChannelsLast, History, evaluate, fit, lr_range_test, make_optimizer, make_scheduler, predict,
-                           smoothed_losses, suggest_lr)
+from cnnbook.train import (ChannelsLast, History, denormals_as_zero, evaluate, fit, lr_range_test, make_optimizer,
+                           make_scheduler, predict, smoothed_losses, suggest_lr)
 
 
 def toy_data(n=200, seed=0):
@@ -367,3 +367,29 @@ def test_the_layout_changes_only_the_rounding():
         opt.step()
         total += loss.item() * len(x)
     assert history.train_loss[0] == pytest.approx(total / len(data), rel=1e-5)
+
+
+class _SeesDenormals(nn.Module):
+    """A linear classifier that notes, at every forward pass, whether a denormal float survives arithmetic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear, self.seen = nn.Linear(4, 2), []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(float(torch.tensor([1e-40]) * 1.0) != 0.0)
+        return self.linear(x)
+
+
+def test_training_on_the_cpu_treats_denormals_as_zero_and_restores_them():
+    data = TensorDataset(torch.randn(8, 4), torch.randint(0, 2, (8,)))
+    model = _SeesDenormals()
+    fit(model, data, None, epochs=1, batch_size=4, device="cpu", progress=False)
+    lr_range_test(model, data, steps=2, batch_size=4, device="cpu")
+    assert model.seen == [False, False] and float(torch.tensor([1e-40]) * 1.0) != 0.0  # flushed inside, kept after
+    with denormals_as_zero(torch.device("meta")):  # other devices: nothing changes
+        assert float(torch.tensor([1e-40]) * 1.0) != 0.0
+    with pytest.raises(RuntimeError), denormals_as_zero(torch.device("cpu")):  # restored after an error too
+        assert float(torch.tensor([1e-40]) * 1.0) == 0.0
+        raise RuntimeError("inside")
+    assert float(torch.tensor([1e-40]) * 1.0) != 0.0

@@ -96,6 +96,9 @@ class Record:
     The recorded "test accuracy" of a segmentation record is the test set's foreground mean IoU, of a detection
     record the test set's mAP@0.5. ``baselines``, if given, scores what needs no training (a detector that looks
     at no image) from the data sets; its {name: score} is kept with the record's provenance.
+
+    ``yardsticks_from`` names another record, on the same data sets, whose three yardstick arms serve this one's
+    table too: a claim too costly for one record's budget is split in two, and the yardsticks are trained once.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Record:
     seeds: tuple[int, ...] = RECORD_SEEDS
     task: str = "classify"
     baselines: Callable[[Mapping[str, Splits]], Mapping[str, float]] | None = None
+    yardsticks_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -115,7 +119,11 @@ class Record:
         if len(set(names)) != len(names):
             raise ValueError(f"record {self.name!r}: arm names must be distinct, got {names}")
         marked = [a.name for a in self.arms if a.yardstick]
-        if len(marked) != len(YARDSTICKS) or not all(n.startswith(y) for n, y in zip(marked, YARDSTICKS)):
+        if self.yardsticks_from is not None:
+            if marked or self.yardsticks_from == self.name:
+                raise ValueError(f"record {self.name!r} borrows its yardsticks from {self.yardsticks_from!r}, so it "
+                                 f"marks none of its own and names another record; marked: {marked}")
+        elif len(marked) != len(YARDSTICKS) or not all(n.startswith(y) for n, y in zip(marked, YARDSTICKS)):
             raise ValueError(f"record {self.name!r} needs three yardstick arms, a linear model, an MLP and the small "
                              f"CNN in that order (add yardsticks(...)); marked: {marked}")
         if len(self.seeds) < 5:
@@ -322,8 +330,12 @@ class Reference:
         return dict(self.meta.get("baselines", {}))
 
     def yardsticks(self) -> list[SeedRuns]:
-        """The linear, MLP and small-CNN arms (the registry marks them), in that order."""
-        return [self[a.name] for a in get_record(self.name).arms if a.yardstick]
+        """The linear, MLP and small-CNN arms (the registry marks them), in that order: this record's own, or those
+        of the record it borrows them from (:attr:`Record.yardsticks_from`)."""
+        record = get_record(self.name)
+        if record.yardsticks_from is not None:
+            return load_record(record.yardsticks_from).yardsticks()
+        return [self[a.name] for a in record.arms if a.yardstick]
 
     def provenance(self) -> str:
         """One line: when, with what, on what, at what cost, and the command that regenerates it."""
@@ -397,6 +409,11 @@ def check_record(name: str, path: str | Path | None = None) -> Reference:
         problems.append("its claim differs from the registry's")
     if record.baselines is not None and not ref.meta.get("baselines"):
         problems.append("it lacks its baselines' scores")
+    if record.yardsticks_from is not None:
+        lender = get_record(record.yardsticks_from)
+        if lender.data is not record.data or lender.yardsticks_from is not None:
+            problems.append(f"it borrows its yardsticks from {lender.name!r}, which trains on other data or borrows "
+                            "them too")
     names = [r.name for r in ref.runs]
     if names != [a.name for a in record.arms]:
         problems.append(f"its arms {names} are not the registry's {[a.name for a in record.arms]}")
